@@ -1,0 +1,36 @@
+# idmtelemetry — run `make help` for the targets.
+GO       ?= go
+BIN      := bin/idmtelemetry
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+PKGS     := ./...
+FUZZTIME ?= 60s
+
+.PHONY: help build run test bench fuzz lint clean
+
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## Build bin/idmtelemetry.
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/idmtelemetry
+
+run: build ## Run server and jobs on the embedded default (./var): prints URL, token and a curl example.
+	./$(BIN) serve --log-format text
+
+test: ## Run every test with the race detector (what CI runs).
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+bench: ## Run the benchmarks (figures go to docs/BENCHMARKS.md).
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
+
+fuzz: ## Fuzz the payload decoder for FUZZTIME (default 60s).
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./ingest
+
+lint: ## gofmt, go vet and staticcheck.
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest $(PKGS)
+
+clean: ## Remove build output (not ./var).
+	rm -rf bin

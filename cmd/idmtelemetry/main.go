@@ -1,0 +1,88 @@
+// Command idmtelemetry is the one binary of the telemetry server: the HTTPS
+// ingest server, the scheduled jobs, and the tools around them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "idmtelemetry:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+// usageError marks a mistake in the command line (exit status 2).
+type usageError struct{ error }
+
+func exitCode(err error) int {
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	root := rootCommand(stdout, stderr)
+	if err := root.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	return root.Run(ctx)
+}
+
+func rootCommand(stdout, stderr io.Writer) *ffcli.Command {
+	fs := flag.NewFlagSet("idmtelemetry", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &ffcli.Command{
+		Name:       "idmtelemetry",
+		ShortUsage: "idmtelemetry <command> [flags]",
+		LongHelp: `Community heat-pump telemetry: collectors submit daily batches over HTTPS,
+jobs compact them into a Parquet lake, compute community statistics, and
+train and publish per-model anomaly models.
+
+Every flag can also be set with an IDMT_* environment variable (--data-dir is
+IDMT_DATA_DIR) or in a YAML file named by --config (keys are flag names).
+Precedence: flag, then environment, then config file, then default.
+Secrets (tokens, keys) are read only from files or the environment.
+
+Run "idmtelemetry <command> --help" for a command's flags.`,
+		FlagSet: fs,
+		Subcommands: []*ffcli.Command{
+			serveCommand(stdout, stderr),
+			versionCommand(stdout),
+		},
+		Exec: func(context.Context, []string) error { return flag.ErrHelp },
+	}
+}
+
+func versionCommand(stdout io.Writer) *ffcli.Command {
+	return &ffcli.Command{
+		Name:       "version",
+		ShortUsage: "idmtelemetry version",
+		ShortHelp:  "Print the version.",
+		Exec: func(context.Context, []string) error {
+			fmt.Fprintln(stdout, "idmtelemetry", version)
+			return nil
+		},
+	}
+}

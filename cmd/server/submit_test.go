@@ -1,0 +1,410 @@
+package server_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/idmtelemetry/idmtelemetry/cmd/server"
+	"github.com/idmtelemetry/idmtelemetry/ingest"
+	"github.com/idmtelemetry/idmtelemetry/lake"
+)
+
+func gz(t *testing.T, b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	return buf.Bytes()
+}
+
+func zst(t *testing.T, b []byte) []byte {
+	enc, _ := zstd.NewWriter(nil)
+	return enc.EncodeAll(b, nil)
+}
+
+// TestSubmitStatuses walks every answer of POST /api/v1/submit over real
+// HTTPS: status, message, and what landed.
+func TestSubmitStatuses(t *testing.T) {
+	h := start(t, setup{ingest: ingest.Config{MaxBody: 64 << 10, MaxInflated: 256 << 10}})
+	bomb := gz(t, batch(nowRec(0), `{"timestamp":1,"pad":"`+strings.Repeat("a", 300<<10)+`"}`))
+	for _, tc := range []struct {
+		name      string
+		body      []byte
+		hdr       map[string]string
+		status    int
+		detail    string
+		processed float64
+	}{
+		{"accepted", batch(nowRec(0), nowRec(30)), nil, 200, "", 2},
+		{"second token (rotation)", batch(nowRec(60)), map[string]string{"Authorization": "Bearer " + token2}, 200, "", 1},
+		{"gzip", gz(t, batch(nowRec(90))), map[string]string{"Content-Encoding": "gzip"}, 200, "", 1},
+		{"zstd", zst(t, batch(nowRec(120))), map[string]string{"Content-Encoding": "zstd"}, 200, "", 1},
+		{"no content type", batch(nowRec(150)), map[string]string{"Content-Type": ""}, 200, "", 1},
+		{"missing auth", batch(nowRec(0)), map[string]string{"Authorization": ""}, 401, "missing Authorization", 0},
+		{"wrong token", batch(nowRec(0)), map[string]string{"Authorization": "Bearer nope"}, 403, "invalid token", 0},
+		{"wrong scheme", batch(nowRec(0)), map[string]string{"Authorization": "Basic " + token}, 403, "invalid token", 0},
+		{"too large", batch(`{"timestamp":1,"pad":"` + strings.Repeat("a", 70<<10) + `"}`), nil, 413, "exceeds 64 KiB", 0},
+		{"zip bomb", bomb, map[string]string{"Content-Encoding": "gzip"}, 413, "inflates to more than 256 KiB", 0},
+		{"bad gzip", []byte("not gzip"), map[string]string{"Content-Encoding": "gzip"}, 400, "not valid gzip", 0},
+		{"unknown encoding", batch(nowRec(0)), map[string]string{"Content-Encoding": "br"}, 415, "not supported", 0},
+		{"wrong content type", batch(nowRec(0)), map[string]string{"Content-Type": "text/plain"}, 415, "application/json", 0},
+		{"invalid json", []byte(`{"data":`), nil, 400, "not valid JSON", 0},
+		{"bad uuid", []byte(`{"installation_id":"x","heatpump_model":"A","version":"1","data":[]}`), nil, 422, "not a UUID", 0},
+		{"unconfigured model", []byte(`{"installation_id":"` + instID + `","heatpump_model":null,"version":"1","data":[]}`), nil, 422, "configure the heat-pump model", 0},
+		{"string timestamp", batch(`{"timestamp":"1764280800","a":1}`), nil, 422, "is a string", 0},
+		{"millisecond timestamp", batch(`{"timestamp":1764280800123,"a":1}`), nil, 422, "milliseconds", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.submit(t, tc.body, tc.hdr)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.raw)
+			}
+			if tc.status == 200 {
+				if r.body["status"] != "success" || r.body["processed"] != tc.processed {
+					t.Fatalf("body %s", r.raw)
+				}
+				return
+			}
+			d, _ := r.body["detail"].(string)
+			if !strings.Contains(d, tc.detail) {
+				t.Fatalf("detail %q does not contain %q", d, tc.detail)
+			}
+		})
+	}
+	if got := len(h.landed(t)); got != 6 {
+		t.Fatalf("%d records landed, want the 6 accepted ones", got)
+	}
+}
+
+// A 200 means the batch is in the bucket and decodes back to what was
+// sent; an identical resend does not land a second object.
+func TestSubmitDurableAndIdempotent(t *testing.T) {
+	h := start(t, setup{})
+	ts := time.Now().Add(-time.Hour).Unix()
+	body := batch(
+		`{"timestamp":`+itoa(ts)+`.25,"temp_outside":-3.5,"state_compressor_1":true,"note":"x"}`,
+		`{"timestamp":`+itoa(ts+30)+`.25,"temp_outside":-3.25,"state_compressor_1":false}`,
+	)
+	r := h.submit(t, body, nil)
+	if r.status != 200 || r.body["processed"] != 2.0 || r.body["dropped_fields"] != 1.0 {
+		t.Fatalf("submit: %d %s", r.status, r.raw)
+	}
+	if r := h.submit(t, body, nil); r.status != 200 {
+		t.Fatalf("resend: %d %s", r.status, r.raw)
+	}
+	got := h.landed(t)
+	if len(got) != 2 {
+		t.Fatalf("%d records landed after a resend, want 2", len(got))
+	}
+	want := []map[string]float64{
+		{"timestamp": float64(ts) + 0.25, "temp_outside": -3.5, "state_compressor_1": 1},
+		{"timestamp": float64(ts+30) + 0.25, "temp_outside": -3.25, "state_compressor_1": 0},
+	}
+	for i := range want {
+		for k, v := range want[i] {
+			if got[i][k] != v {
+				t.Fatalf("record %d %s = %v, want %v (all: %v)", i, k, got[i][k], v, got[i])
+			}
+		}
+		if len(got[i]) != len(want[i]) {
+			t.Fatalf("record %d has fields %v", i, got[i])
+		}
+	}
+	if m := h.metric(t, "idmt_ingest_batches_total"); !strings.Contains(m, `value:"duplicate"`) {
+		t.Fatalf("duplicate not counted: %s", m)
+	}
+}
+
+// A failed write is a 503 with Retry-After, never a 200.
+func TestSubmitStorageFailure(t *testing.T) {
+	h := start(t, setup{fault: func(op lake.Op, key string) error { return errStorage }})
+	r := h.submit(t, batch(nowRec(0)), nil)
+	if r.status != 503 || r.header.Get("Retry-After") == "" || !strings.Contains(r.raw, "retry later") {
+		t.Fatalf("got %d %s (Retry-After %q), want 503 with Retry-After", r.status, r.raw, r.header.Get("Retry-After"))
+	}
+	if n := len(h.landed(t)); n != 0 {
+		t.Fatalf("%d records visible after a failed write", n)
+	}
+}
+
+// Auth is checked before the body is read: a request whose body never
+// arrives still gets its 401/403 at once.
+func TestAuthBeforeBody(t *testing.T) {
+	h := start(t, setup{})
+	for _, auth := range []string{"", "Bearer wrong"} {
+		pr, pw := io.Pipe()
+		req, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/submit", pr)
+		req.ContentLength = 5 << 20
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		done := make(chan reply, 1)
+		go func() { done <- h.do(t, req) }()
+		select {
+		case r := <-done:
+			if r.status != 401 && r.status != 403 {
+				t.Fatalf("auth %q: status %d", auth, r.status)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("auth %q: server waited for the body", auth)
+		}
+		pw.Close()
+	}
+}
+
+func TestTLSOnly(t *testing.T) {
+	h := start(t, setup{})
+	// TLS 1.1 is refused during the handshake.
+	old := tlsClient(t, h.certFile(t), tls.VersionTLS11)
+	if _, err := old.Get(h.url + "/health"); err == nil {
+		t.Fatal("a TLS 1.1 client connected")
+	}
+	// Plain HTTP on the HTTPS port gets no success.
+	resp, err := http.Get(strings.Replace(h.url, "https://", "http://", 1) + "/health")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Fatalf("plain HTTP answered %d", resp.StatusCode)
+		}
+	}
+	if r := h.do(t, mustReq(t, "GET", h.url+"/health")); r.status != 200 || r.body["status"] != "healthy" {
+		t.Fatalf("health over TLS 1.2+: %d %s", r.status, r.raw)
+	}
+}
+
+func (h *harness) certFile(t *testing.T) string {
+	// start keeps the generated certificate in the data folder.
+	return strings.TrimSuffix(h.bucketDir(t), "/bucket") + "/tls/cert.pem"
+}
+
+func (h *harness) bucketDir(t *testing.T) string {
+	u := h.bucket.URL()
+	return strings.TrimPrefix(u, "file://")
+}
+
+func mustReq(t *testing.T, method, url string) *http.Request {
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// Behind a reverse proxy: plain HTTP only from trusted proxies that say
+// the client used HTTPS; the client address comes from X-Forwarded-For
+// and is logged masked.
+func TestTrustedProxy(t *testing.T) {
+	h := start(t, setup{cfg: func(c *server.Config) {
+		c.HTTPListen = "127.0.0.1:0"
+		c.TrustedProxies, _ = server.ParseCIDRs("127.0.0.0/8")
+	}})
+	send := func(xfp string) int {
+		req, _ := http.NewRequest(http.MethodPost, h.plain+"/api/v1/submit", bytes.NewReader(batch(nowRec(0))))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("X-Forwarded-For", "203.0.113.77")
+		if xfp != "" {
+			req.Header.Set("X-Forwarded-Proto", xfp)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := send(""); s != 403 {
+		t.Fatalf("plain HTTP without X-Forwarded-Proto: %d, want 403", s)
+	}
+	if s := send("http"); s != 403 {
+		t.Fatalf("X-Forwarded-Proto: http: %d, want 403", s)
+	}
+	if s := send("https"); s != 200 {
+		t.Fatalf("trusted proxy with https: %d, want 200", s)
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, `"client":"203.0.xxx.xxx"`) || strings.Contains(logs, "203.0.113.77") {
+		t.Fatalf("logs do not show the masked forwarded client only:\n%s", logs)
+	}
+}
+
+func TestUntrustedPlainHTTPRefused(t *testing.T) {
+	h := start(t, setup{cfg: func(c *server.Config) {
+		c.HTTPListen = "127.0.0.1:0"
+		c.TrustedProxies, _ = server.ParseCIDRs("10.0.0.0/8")
+	}})
+	req, _ := http.NewRequest(http.MethodGet, h.plain+"/health", nil)
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("untrusted peer on the plain listener: %d, want 403", resp.StatusCode)
+	}
+}
+
+func TestNoUnmaskedAddressLogged(t *testing.T) {
+	h := start(t, setup{})
+	h.submit(t, batch(nowRec(0)), nil)
+	h.do(t, mustReq(t, "GET", h.url+"/health"))
+	logs := h.logs.String()
+	if strings.Contains(logs, "127.0.0.1") || !strings.Contains(logs, `"client":"127.0.xxx.xxx"`) {
+		t.Fatalf("logs must show only masked addresses:\n%s", logs)
+	}
+	for _, want := range []string{`"request_id":"`, `"route":"/api/v1/submit"`, `"status":200`, `"duration_ms":`, `"bytes_out":`} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("access log lacks %s:\n%s", want, logs)
+		}
+	}
+	// Nor does the bucket hold the address.
+	dir := h.bucketDir(t)
+	out, _ := exec("grep", "-rl", "127.0.0.1", dir)
+	if strings.TrimSpace(out) != "" {
+		t.Fatalf("bucket files contain the client address: %s", out)
+	}
+}
+
+func TestRateLimits(t *testing.T) {
+	t.Run("per installation", func(t *testing.T) {
+		h := start(t, setup{ingest: ingest.Config{PerInstallation: 2}})
+		for i := 0; i < 2; i++ {
+			if r := h.submit(t, batch(nowRec(i)), nil); r.status != 200 {
+				t.Fatalf("submit %d: %d", i, r.status)
+			}
+		}
+		r := h.submit(t, batch(nowRec(5)), nil)
+		if r.status != 429 || r.header.Get("Retry-After") == "" || r.body["detail"] == nil {
+			t.Fatalf("third submit: %d %s, want 429 with Retry-After", r.status, r.raw)
+		}
+	})
+	t.Run("per address", func(t *testing.T) {
+		h := start(t, setup{cfg: func(c *server.Config) { c.PerAddress = 3 }})
+		var last reply
+		for i := 0; i < 4; i++ {
+			last = h.do(t, mustReq(t, "GET", h.url+"/health"))
+		}
+		if last.status != 429 || last.header.Get("Retry-After") == "" {
+			t.Fatalf("fourth request: %d %s, want 429 with Retry-After", last.status, last.raw)
+		}
+	})
+}
+
+// Beyond the in-flight byte budget a submission waits briefly, then gets
+// 503 with Retry-After instead of growing memory.
+func TestOverload(t *testing.T) {
+	h := start(t, setup{ingest: ingest.Config{MaxBody: 1 << 20, MaxInflated: 1 << 20, MaxInflight: 1 << 20, InflightWait: 200 * time.Millisecond}})
+	pr, pw := io.Pipe()
+	slow, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/submit", pr)
+	slow.ContentLength = 900 << 10
+	slow.Header.Set("Authorization", "Bearer "+token)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	slowStatus := 0
+	go func() {
+		defer wg.Done()
+		// The body is cut off below; the transport may report that
+		// instead of a status.
+		if resp, err := h.client.Do(slow); err == nil {
+			slowStatus = resp.StatusCode
+			resp.Body.Close()
+		}
+	}()
+	// Let the slow request take its budget.
+	_, _ = pw.Write([]byte(`{"installation_id":`))
+	time.Sleep(200 * time.Millisecond)
+	big := batch(nowRec(0), `{"timestamp":1,"pad":"`+strings.Repeat("a", 200<<10)+`"}`)
+	r := h.submit(t, big, nil)
+	if r.status != 503 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("submission over budget: %d %s, want 503 with Retry-After", r.status, r.raw)
+	}
+	pw.CloseWithError(io.ErrUnexpectedEOF)
+	wg.Wait()
+	if slowStatus == 200 {
+		t.Fatal("truncated body accepted")
+	}
+	if r := h.submit(t, big, nil); r.status != 200 {
+		t.Fatalf("after the budget is free: %d %s", r.status, r.raw)
+	}
+}
+
+func TestHealthDegraded(t *testing.T) {
+	dir := t.TempDir()
+	h := start(t, setup{dir: dir})
+	if r := h.do(t, mustReq(t, "GET", h.url+"/health")); r.status != 200 || r.body["status"] != "healthy" {
+		t.Fatalf("health: %d %s", r.status, r.raw)
+	}
+	if err := removeAll(dir + "/bucket"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2100 * time.Millisecond) // the probe result is cached for 2 s
+	r := h.do(t, mustReq(t, "GET", h.url+"/health"))
+	if r.status != 503 || r.body["status"] != "degraded" {
+		t.Fatalf("health without storage: %d %s, want 503 degraded", r.status, r.raw)
+	}
+}
+
+func TestMetricsExposed(t *testing.T) {
+	h := start(t, setup{})
+	h.submit(t, batch(nowRec(0), `{"a":1}`), nil)
+	h.submit(t, batch(`{"timestamp":"x"}`), nil)
+	r := h.do(t, mustReq(t, "GET", h.url+"/metrics"))
+	for _, want := range []string{
+		`idmt_http_requests_total{code="200",method="POST",route="/api/v1/submit"} 1`,
+		`idmt_ingest_records_total 1`,
+		`idmt_ingest_dropped_records_total{reason="missing_timestamp"} 1`,
+		`idmt_ingest_rejections_total{reason="timestamp_string"} 1`,
+		`idmt_ingest_landing_seconds_count 1`,
+		`idmt_http_in_flight_requests`,
+		`idmt_ingest_inflight_bytes 0`,
+	} {
+		if !strings.Contains(r.raw, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// Shutdown lets a running request finish, then stops.
+func TestGracefulShutdown(t *testing.T) {
+	h := start(t, setup{})
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/submit", pr)
+	req.Header.Set("Authorization", "Bearer "+token)
+	body := batch(nowRec(0))
+	req.ContentLength = int64(len(body))
+	got := make(chan reply, 1)
+	go func() { got <- h.do(t, req) }()
+	_, _ = pw.Write(body[:10])
+	time.Sleep(100 * time.Millisecond)
+	h.cancel()
+	time.Sleep(100 * time.Millisecond)
+	_, _ = pw.Write(body[10:])
+	pw.Close()
+	if r := <-got; r.status != 200 {
+		t.Fatalf("request running at shutdown: %d %s", r.status, r.raw)
+	}
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.done <- nil // for the cleanup
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not stop")
+	}
+	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(h.url, "https://"), time.Second); err == nil {
+		t.Fatal("server still accepts connections after shutdown")
+	}
+	_ = context.Background()
+}

@@ -1,0 +1,106 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
+)
+
+// budget is one request's share of the in-flight byte budget.
+type budget struct {
+	sem   *semaphore.Weighted
+	gauge prometheus.Gauge
+	held  int64
+}
+
+// grow takes n more bytes of budget, waiting at most wait.
+func (b *budget) grow(ctx context.Context, n int64, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := b.sem.Acquire(ctx, n); err != nil {
+		return errBudget
+	}
+	b.held += n
+	b.gauge.Add(float64(n))
+	return nil
+}
+
+func (b *budget) release() {
+	if b.held > 0 {
+		b.sem.Release(b.held)
+		b.gauge.Sub(float64(b.held))
+		b.held = 0
+	}
+}
+
+var (
+	errInflateLimit = errors.New("inflated body too large")
+	errBudget       = errors.New("in-flight budget exhausted")
+)
+
+// limitWriter collects an inflated body, refusing to grow past limit and
+// taking budget for every chunk it grows by.
+type limitWriter struct {
+	buf   []byte
+	limit int64
+	hold  *budget
+	ctx   context.Context
+	wait  time.Duration
+	taken int64 // budget taken for buf so far
+}
+
+const budgetChunk = 1 << 20
+
+func (w *limitWriter) Write(p []byte) (int, error) {
+	need := int64(len(w.buf) + len(p))
+	if need > w.limit {
+		return 0, errInflateLimit
+	}
+	if need > w.taken {
+		n := max(need-w.taken, budgetChunk)
+		if err := w.hold.grow(w.ctx, n, w.wait); err != nil {
+			return 0, err
+		}
+		w.taken += n
+	}
+	w.buf = append(w.buf, p...)
+	return len(p), nil
+}
+
+// readAll reads r into buf, sized up front when the length is known.
+func readAll(r io.Reader, buf []byte, size int64) ([]byte, error) {
+	if size > 0 && int64(cap(buf)) < size+1 {
+		buf = make([]byte, 0, size+1)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -1,0 +1,302 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/httprate"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/idmtelemetry/idmtelemetry/lake"
+)
+
+// Lander writes an accepted batch durably; lake.Landing implements it.
+type Lander interface {
+	Land(ctx context.Context, b *lake.Batch) (lake.Landed, error)
+}
+
+// Config sizes the submit handler. Zero values take the defaults.
+type Config struct {
+	// MaxBody caps the request body as sent (default 10 MiB).
+	MaxBody int64
+	// MaxInflated caps a gzip or zstd body once inflated (default 64 MiB).
+	MaxInflated int64
+	// MaxInflight caps the body bytes held by requests being processed at
+	// once (default 256 MiB). A request that cannot get its share within
+	// InflightWait is answered 503 with Retry-After.
+	MaxInflight  int64
+	InflightWait time.Duration
+	// PerInstallation caps submissions per installation and minute
+	// (default 300; negative disables).
+	PerInstallation int
+	Limits          Limits
+}
+
+func (c *Config) defaults() {
+	if c.MaxBody <= 0 {
+		c.MaxBody = 10 << 20
+	}
+	if c.MaxInflated <= 0 {
+		c.MaxInflated = 64 << 20
+	}
+	if c.MaxInflight <= 0 {
+		c.MaxInflight = 256 << 20
+	}
+	if c.MaxInflight < c.MaxInflated {
+		c.MaxInflight = c.MaxInflated
+	}
+	if c.InflightWait <= 0 {
+		c.InflightWait = 2 * time.Second
+	}
+	if c.PerInstallation == 0 {
+		c.PerInstallation = 300
+	}
+	if c.Limits == (Limits{}) {
+		c.Limits = DefaultLimits
+	}
+}
+
+// retryAfter is what overloaded and failing responses ask collectors to
+// wait, in seconds.
+const retryAfter = "30"
+
+// Handler serves POST /api/v1/submit.
+type Handler struct {
+	cfg      Config
+	dec      *Decoder
+	land     Lander
+	log      *slog.Logger
+	now      func() time.Time
+	inflight *semaphore.Weighted
+	limiter  *httprate.RateLimiter
+	zdec     *zstd.Decoder
+	bufs     sync.Pool
+	m        *metrics
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithClock injects the clock that stamps received batches.
+func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
+
+// NewHandler returns the submit handler. Metrics register on reg.
+func NewHandler(land Lander, log *slog.Logger, reg prometheus.Registerer, cfg Config, opts ...Option) (*Handler, error) {
+	cfg.defaults()
+	zdec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(cfg.MaxInflated)))
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		cfg:      cfg,
+		dec:      NewDecoder(cfg.Limits),
+		land:     land,
+		log:      log,
+		now:      time.Now,
+		inflight: semaphore.NewWeighted(cfg.MaxInflight),
+		zdec:     zdec,
+		m:        newMetrics(reg),
+	}
+	if cfg.PerInstallation > 0 {
+		h.limiter = httprate.NewRateLimiter(cfg.PerInstallation, time.Minute)
+	}
+	for _, o := range opts {
+		o(h)
+	}
+	return h, nil
+}
+
+// response is the 200 body: the shape collectors expect plus drop counts.
+type response struct {
+	Status    string `json:"status"`
+	Processed int    `json:"processed"`
+	Drops
+}
+
+// detail is the body of every error answer.
+type detail struct {
+	Detail string `json:"detail"`
+}
+
+// WriteError answers status with {"detail": msg}.
+func WriteError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, detail{Detail: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (h *Handler) refuse(w http.ResponseWriter, r *Reject) {
+	h.m.rejections.WithLabelValues(r.Reason).Inc()
+	if r.Status == http.StatusServiceUnavailable || r.Status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", retryAfter)
+	}
+	WriteError(w, r.Status, r.Detail)
+}
+
+// ServeHTTP lands one submission. Authentication happened before.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	received := h.now()
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			h.refuse(w, reject(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type %q is not supported; send application/json", ct))
+			return
+		}
+	}
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	if enc != "" && enc != "identity" && enc != "gzip" && enc != "zstd" {
+		h.refuse(w, reject(http.StatusUnsupportedMediaType, "unsupported_encoding", "Content-Encoding %q is not supported; send identity, gzip or zstd", enc))
+		return
+	}
+	if r.ContentLength > h.cfg.MaxBody {
+		h.refuse(w, tooLarge(h.cfg.MaxBody))
+		return
+	}
+	hold := &budget{sem: h.inflight, gauge: h.m.inflight}
+	defer hold.release()
+	want := r.ContentLength
+	if want < 0 {
+		want = h.cfg.MaxBody
+	}
+	if err := hold.grow(r.Context(), want, h.cfg.InflightWait); err != nil {
+		h.refuse(w, reject(http.StatusServiceUnavailable, "overloaded", "server is busy; retry later"))
+		return
+	}
+
+	bp := h.getBuf()
+	defer h.bufs.Put(bp)
+	body, rej := h.readBody(w, r, (*bp)[:0], enc, hold)
+	if rej != nil {
+		h.refuse(w, rej)
+		return
+	}
+	h.m.bodyBytes.Add(float64(len(body)))
+
+	op := h.getBuf()
+	defer h.bufs.Put(op)
+	sub, err := h.dec.Decode(body, received, (*op)[:0])
+	*bp = body[:0]
+	if err != nil {
+		if rj, ok := IsReject(err); ok {
+			h.refuse(w, rj)
+			return
+		}
+		h.log.ErrorContext(r.Context(), "decode submission", "err", err)
+		h.refuse(w, reject(http.StatusUnprocessableEntity, "invalid_body", "body could not be decoded"))
+		return
+	}
+	*op = sub.Data[:0]
+	if h.limiter != nil && h.limiter.OnLimit(w, r, sub.InstallationID) {
+		h.refuse(w, reject(http.StatusTooManyRequests, "rate_limited", "too many submissions from this installation; retry later"))
+		return
+	}
+	h.m.count(sub)
+	if sub.Records > 0 {
+		start := time.Now()
+		landed, err := h.land.Land(r.Context(), &lake.Batch{
+			RequestID:      requestID(r),
+			ReceivedAt:     received,
+			InstallationID: sub.InstallationID,
+			Model:          sub.Model,
+			Version:        sub.Version,
+			Records:        sub.Records,
+			Data:           sub.Data,
+		})
+		h.m.landing.Observe(time.Since(start).Seconds())
+		if err != nil {
+			if r.Context().Err() != nil {
+				h.log.InfoContext(r.Context(), "client went away before landing completed", "err", err)
+				return
+			}
+			h.log.ErrorContext(r.Context(), "land batch", "err", err)
+			h.m.batches.WithLabelValues("failed").Inc()
+			h.refuse(w, reject(http.StatusServiceUnavailable, "storage_unavailable", "storage is temporarily unavailable; the batch was not stored, retry later"))
+			return
+		}
+		outcome := "accepted"
+		if !landed.Created {
+			outcome = "duplicate"
+		}
+		h.m.batches.WithLabelValues(outcome).Inc()
+		h.m.landedBytes.Add(float64(landed.Bytes))
+		h.m.records.Add(float64(sub.Records))
+	} else {
+		h.m.batches.WithLabelValues("empty").Inc()
+	}
+	writeJSON(w, http.StatusOK, response{Status: "success", Processed: sub.Records, Drops: sub.Drops})
+}
+
+func requestID(r *http.Request) string {
+	return middleware.GetReqID(r.Context())
+}
+
+func tooLarge(limit int64) *Reject {
+	return reject(http.StatusRequestEntityTooLarge, "body_too_large",
+		"body exceeds %s; split the batch into smaller requests", humanBytes(limit))
+}
+
+func (h *Handler) getBuf() *[]byte {
+	if p, ok := h.bufs.Get().(*[]byte); ok {
+		return p
+	}
+	b := make([]byte, 0, 64<<10)
+	return &b
+}
+
+// readBody reads and, if needed, inflates the body within the caps,
+// growing the in-flight budget as the inflated body grows.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte, enc string, hold *budget) ([]byte, *Reject) {
+	body, err := readAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody), buf, r.ContentLength)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge(h.cfg.MaxBody)
+		}
+		return nil, reject(http.StatusBadRequest, "body_read", "body could not be read completely: %v", err)
+	}
+	if enc == "" || enc == "identity" {
+		return body, nil
+	}
+	var src io.Reader
+	switch enc {
+	case "gzip":
+		zr, err := gzip.NewReader(bytesReader(body))
+		if err != nil {
+			return nil, reject(http.StatusBadRequest, "bad_encoding", "body is not valid gzip: %v", err)
+		}
+		src = zr
+	case "zstd":
+		if err := h.zdec.Reset(bytesReader(body)); err != nil {
+			return nil, reject(http.StatusBadRequest, "bad_encoding", "body is not valid zstd: %v", err)
+		}
+		src = h.zdec.IOReadCloser()
+	}
+	out := make([]byte, 0, 2*len(body))
+	lw := &limitWriter{buf: out, limit: h.cfg.MaxInflated, hold: hold, ctx: r.Context(), wait: h.cfg.InflightWait}
+	if _, err := io.Copy(lw, src); err != nil {
+		switch {
+		case errors.Is(err, errInflateLimit):
+			return nil, reject(http.StatusRequestEntityTooLarge, "inflated_too_large",
+				"body inflates to more than %s; split the batch into smaller requests", humanBytes(h.cfg.MaxInflated))
+		case errors.Is(err, errBudget):
+			return nil, reject(http.StatusServiceUnavailable, "overloaded", "server is busy; retry later")
+		}
+		return nil, reject(http.StatusBadRequest, "bad_encoding", "body is not valid %s: %v", enc, err)
+	}
+	return lw.buf, nil
+}

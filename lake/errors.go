@@ -1,0 +1,14 @@
+package lake
+
+import "errors"
+
+var (
+	// ErrNotFound reports that an object does not exist.
+	ErrNotFound = errors.New("object not found")
+	// ErrExists reports that a conditional write found the object already
+	// present.
+	ErrExists = errors.New("object already exists")
+	// ErrInvalidModel reports a heat-pump model name that cannot be mapped to
+	// a storage name.
+	ErrInvalidModel = errors.New("invalid heat-pump model name")
+)

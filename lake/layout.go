@@ -1,0 +1,65 @@
+package lake
+
+import (
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Every object key the system uses is built in this file; call sites never
+// format keys themselves. docs/STORAGE_LAYOUT.md documents each pattern.
+
+const (
+	// LandingPrefix holds accepted batches until compaction consumes them.
+	LandingPrefix = "landing/"
+	dayLayout     = "2006-01-02"
+)
+
+// LandingKey is where a batch received at t with content digest sum lands:
+// landing/<YYYY-MM-DD>/<HH>/<digest>.json.zst, in UTC. The received hour
+// lets compaction list only what is new; the digest makes the key
+// content-addressed, so an identical batch sent again maps to the same key.
+func LandingKey(t time.Time, sum [32]byte) string {
+	t = t.UTC()
+	return fmt.Sprintf("%s%s/%02d/%s.json.zst", LandingPrefix, t.Format(dayLayout), t.Hour(), hex.EncodeToString(sum[:16]))
+}
+
+// LandingDayPrefix lists the batches received on one UTC day.
+func LandingDayPrefix(day time.Time) string {
+	return LandingPrefix + day.UTC().Format(dayLayout) + "/"
+}
+
+// MaxModelLen is the longest heat-pump model name accepted.
+const MaxModelLen = 100
+
+var modelPattern = regexp.MustCompile(`^[a-zA-Z0-9_\-\. \(\)]+$`)
+
+// ModelStorageName maps a heat-pump model name as collectors send it
+// ("AERO SLM 3-11") to the name used in keys ("AERO_SLM_3-11"): spaces
+// become underscores. Names that could escape a key prefix (slashes,
+// backslashes, "..", NUL) or break the pattern of wire-compat.md are
+// refused with ErrInvalidModel.
+func ModelStorageName(model string) (string, error) {
+	if err := ValidateModel(model); err != nil {
+		return "", err
+	}
+	return strings.ReplaceAll(model, " ", "_"), nil
+}
+
+// ValidateModel checks a heat-pump model name against the published rules
+// and says which one it breaks.
+func ValidateModel(model string) error {
+	switch {
+	case strings.TrimSpace(model) == "":
+		return fmt.Errorf("%w: empty; configure the heat-pump model in the collector", ErrInvalidModel)
+	case len(model) > MaxModelLen:
+		return fmt.Errorf("%w: %d characters, at most %d allowed", ErrInvalidModel, len(model), MaxModelLen)
+	case strings.Contains(model, ".."):
+		return fmt.Errorf("%w: must not contain \"..\"", ErrInvalidModel)
+	case !modelPattern.MatchString(model):
+		return fmt.Errorf("%w: only letters, digits, spaces and _ - . ( ) are allowed", ErrInvalidModel)
+	}
+	return nil
+}

@@ -3,7 +3,6 @@ package ingest
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"unsafe"
 
 	"github.com/google/uuid"
-	"github.com/valyala/fastjson"
 
 	"github.com/idmtelemetry/idmtelemetry/lake"
 )
@@ -107,7 +105,6 @@ type Submission struct {
 // Decoder validates submissions. It is safe for concurrent use.
 type Decoder struct {
 	limits Limits
-	pool   fastjson.ParserPool
 }
 
 // NewDecoder returns a Decoder enforcing lim.
@@ -115,84 +112,149 @@ func NewDecoder(lim Limits) *Decoder {
 	return &Decoder{limits: lim}
 }
 
-// Decode validates body, a submission received at now. It returns a
-// *Reject when the batch as a whole is refused. dst is reused for Data.
+// header holds the top-level values other than data, as found.
+type header struct {
+	id, model, version value
+}
+
+// value is a scalar top-level value: its first byte (its JSON type) and,
+// for strings, its text.
+type value struct {
+	first byte // 0 when absent
+	text  string
+}
+
+// Decode validates body, a submission received at now, in one pass. It
+// returns a *Reject when the batch as a whole is refused. dst is reused
+// for Data. The returned Submission does not alias body.
 func (d *Decoder) Decode(body []byte, now time.Time, dst []byte) (*Submission, error) {
-	p := d.pool.Get()
-	defer d.pool.Put(p)
-	v, err := p.ParseBytes(body)
-	if err != nil {
-		return nil, reject(http.StatusBadRequest, "invalid_json", "body is not valid JSON: %v", err)
+	sc := &scanner{b: body}
+	if sc.peek() == 0 {
+		return nil, reject(http.StatusBadRequest, "invalid_json", "body is empty; send a JSON object")
 	}
-	root, err := v.Object()
-	if err != nil {
+	if sc.peek() != '{' {
+		if rej := sc.skip(0); rej != nil {
+			return nil, rej
+		}
 		return nil, reject(http.StatusUnprocessableEntity, "not_object", "body must be a JSON object with installation_id, heatpump_model, version and data")
 	}
-	var id, model, version, data *fastjson.Value
-	var dup string
-	root.Visit(func(k []byte, v *fastjson.Value) {
-		var slot **fastjson.Value
-		switch string(k) {
+	sc.i++
+	var (
+		h        header
+		seenData bool
+		total    int // records in data, kept or not
+	)
+	s := &Submission{Data: dst[:0]}
+	r := &recordReader{d: d, sc: sc, s: s, maxTS: float64(now.Add(d.limits.FutureSkew).Unix()), seen: map[string]struct{}{}}
+	for first := true; ; first = false {
+		if sc.peek() == '}' && first {
+			sc.i++
+			break
+		}
+		raw, esc, rej := sc.str()
+		if rej != nil {
+			return nil, rej
+		}
+		if rej := sc.expect(':', "expected ':' after an object key"); rej != nil {
+			return nil, rej
+		}
+		key := text(raw, esc)
+		var slot *value
+		switch key {
 		case "installation_id":
-			slot = &id
+			slot = &h.id
 		case "heatpump_model":
-			slot = &model
+			slot = &h.model
 		case "version":
-			slot = &version
+			slot = &h.version
 		case "data":
-			slot = &data
+			if seenData {
+				return nil, reject(http.StatusUnprocessableEntity, "duplicate_key", "key \"data\" appears twice in the body; send it once")
+			}
+			seenData = true
+			n, rej := r.data()
+			if rej != nil {
+				return nil, rej
+			}
+			total = n
 		default:
-			return // Unknown top-level keys are ignored, as documented.
+			// Unknown top-level keys are ignored, as documented.
+			if rej := sc.skip(1); rej != nil {
+				return nil, rej
+			}
 		}
-		if *slot != nil {
-			dup = string(k)
+		if slot != nil {
+			if slot.first != 0 {
+				return nil, reject(http.StatusUnprocessableEntity, "duplicate_key", "key %q appears twice in the body; send it once", key)
+			}
+			v, rej := sc.scalar()
+			if rej != nil {
+				return nil, rej
+			}
+			*slot = v
 		}
-		*slot = v
-	})
-	if dup != "" {
-		return nil, reject(http.StatusUnprocessableEntity, "duplicate_key", "key %q appears twice in the body; send it once", dup)
+		switch sc.peek() {
+		case ',':
+			sc.i++
+			continue
+		case '}':
+			sc.i++
+		default:
+			return nil, sc.syntax("expected ',' or '}' in the body object")
+		}
+		break
 	}
-	s := &Submission{}
-	if s.InstallationID, err = installationID(id); err != nil {
+	if sc.peek() != 0 {
+		return nil, sc.syntax("after the body object")
+	}
+	var err error
+	if s.InstallationID, err = installationID(h.id); err != nil {
 		return nil, err
 	}
-	if s.Model, err = heatpumpModel(model); err != nil {
+	if s.Model, err = heatpumpModel(h.model); err != nil {
 		return nil, err
 	}
-	if s.Version, err = d.version(version); err != nil {
+	if s.Version, err = d.version(h.version); err != nil {
 		return nil, err
 	}
-	if data == nil || data.Type() == fastjson.TypeNull {
+	switch {
+	case !seenData || r.null:
 		return nil, reject(http.StatusUnprocessableEntity, "missing_data", "data is required: a list of measurement objects")
-	}
-	recs, err := data.Array()
-	if err != nil {
-		return nil, reject(http.StatusUnprocessableEntity, "data_not_array", "data must be a list of measurement objects, got %s", data.Type())
-	}
-	if err := checkTimestamps(recs); err != nil {
-		return nil, err
-	}
-	s.Data, err = d.records(recs, now, dst[:0], s)
-	if err != nil {
-		return nil, err
-	}
-	if s.Records == 0 && len(recs) > 0 {
+	case r.notList != 0:
+		return nil, reject(http.StatusUnprocessableEntity, "data_not_array", "data must be a list of measurement objects, got %s", kind(r.notList))
+	case s.Records == 0 && total > 0:
 		return nil, reject(http.StatusUnprocessableEntity, "no_valid_records",
-			"none of the %d records could be stored: %s", len(recs), strings.Join(s.Drops.Samples, "; "))
+			"none of the %d records could be stored: %s", total, strings.Join(s.Drops.Samples, "; "))
 	}
 	return s, nil
 }
 
-func installationID(v *fastjson.Value) (string, error) {
-	if v == nil || v.Type() != fastjson.TypeString {
+// scalar reads a top-level value other than data; strings are copied out
+// of the body, other types only noted (the checks name them).
+func (s *scanner) scalar() (value, *Reject) {
+	c := s.peek()
+	if c == '"' {
+		raw, esc, rej := s.str()
+		if rej != nil {
+			return value{}, rej
+		}
+		return value{first: c, text: strings.Clone(text(raw, esc))}, nil
+	}
+	if rej := s.skip(1); rej != nil {
+		return value{}, rej
+	}
+	return value{first: c}, nil
+}
+
+func installationID(v value) (string, error) {
+	if v.first != '"' {
 		return "", reject(http.StatusUnprocessableEntity, "invalid_installation_id", "installation_id is required: the collector's persistent UUID as a string")
 	}
-	raw := string(v.GetStringBytes())
-	u, err := uuid.Parse(raw)
+	u, err := uuid.Parse(v.text)
 	// uuid.Parse also takes braces, urn: prefixes and 32 hex digits; only
 	// the canonical 36-character form is what the guide promises.
-	if err != nil || len(raw) != 36 {
-		return "", reject(http.StatusUnprocessableEntity, "invalid_installation_id", "installation_id %q is not a UUID in canonical form (8-4-4-4-12 hex digits)", truncate(raw))
+	if err != nil || len(v.text) != 36 {
+		return "", reject(http.StatusUnprocessableEntity, "invalid_installation_id", "installation_id %q is not a UUID in canonical form (8-4-4-4-12 hex digits)", truncate(v.text))
 	}
 	if u == uuid.Nil {
 		return "", reject(http.StatusUnprocessableEntity, "invalid_installation_id", "installation_id is the nil UUID; generate a random UUID once and keep it")
@@ -200,18 +262,17 @@ func installationID(v *fastjson.Value) (string, error) {
 	return u.String(), nil
 }
 
-func heatpumpModel(v *fastjson.Value) (string, error) {
-	if v == nil || v.Type() == fastjson.TypeNull {
+func heatpumpModel(v value) (string, error) {
+	if v.first == 0 || v.first == 'n' {
 		return "", reject(http.StatusUnprocessableEntity, "invalid_model", "heatpump_model is missing: configure the heat-pump model in the collector (e.g. \"AERO SLM 3-11\")")
 	}
-	if v.Type() != fastjson.TypeString {
-		return "", reject(http.StatusUnprocessableEntity, "invalid_model", "heatpump_model must be a string, got %s", v.Type())
+	if v.first != '"' {
+		return "", reject(http.StatusUnprocessableEntity, "invalid_model", "heatpump_model must be a string, got %s", kind(v.first))
 	}
-	m := string(v.GetStringBytes())
-	if err := lake.ValidateModel(m); err != nil {
-		return "", reject(http.StatusUnprocessableEntity, "invalid_model", "heatpump_model %q: %v", truncate(m), unwrapModel(err))
+	if err := lake.ValidateModel(v.text); err != nil {
+		return "", reject(http.StatusUnprocessableEntity, "invalid_model", "heatpump_model %q: %v", truncate(v.text), unwrapModel(err))
 	}
-	return m, nil
+	return v.text, nil
 }
 
 // unwrapModel drops the sentinel prefix so the message reads naturally.
@@ -223,195 +284,285 @@ func unwrapModel(err error) string {
 	return msg
 }
 
-func (d *Decoder) version(v *fastjson.Value) (string, error) {
-	if v == nil || v.Type() != fastjson.TypeString {
+func (d *Decoder) version(v value) (string, error) {
+	if v.first != '"' {
 		return "", reject(http.StatusUnprocessableEntity, "invalid_version", "version is required: the collector software version as a string (e.g. \"1.2.0\")")
 	}
-	s := string(v.GetStringBytes())
-	if s == "" || len(s) > d.limits.MaxVersionLen {
+	if v.text == "" || len(v.text) > d.limits.MaxVersionLen {
 		return "", reject(http.StatusUnprocessableEntity, "invalid_version", "version must be 1 to %d characters", d.limits.MaxVersionLen)
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
+	for i := 0; i < len(v.text); i++ {
+		if v.text[i] < 0x20 || v.text[i] > 0x7e {
 			return "", reject(http.StatusUnprocessableEntity, "invalid_version", "version must be printable ASCII")
 		}
 	}
-	return s, nil
+	return v.text, nil
 }
 
-// checkTimestamps refuses batches whose timestamps are systematically
-// wrong, because a collector must fix them and silently dropping every
-// record would hide the bug: strings or other non-numbers, and values that
-// are milliseconds.
-func checkTimestamps(recs []*fastjson.Value) error {
-	for i, r := range recs {
-		ts := r.Get("timestamp")
-		if ts == nil {
-			continue
-		}
-		switch ts.Type() {
-		case fastjson.TypeNumber, fastjson.TypeNull:
-		case fastjson.TypeString:
-			return reject(http.StatusUnprocessableEntity, "timestamp_string",
-				"data[%d].timestamp is a string (%q); send Unix time in seconds as a number, e.g. 1709286000.123", i, truncate(string(ts.GetStringBytes())))
-		default:
-			return reject(http.StatusUnprocessableEntity, "timestamp_not_number",
-				"data[%d].timestamp is a %s; send Unix time in seconds as a number, e.g. 1709286000.123", i, ts.Type())
-		}
-		if f, err := ts.Float64(); err == nil && f >= msThreshold && !math.IsInf(f, 0) {
-			return reject(http.StatusUnprocessableEntity, "timestamp_milliseconds",
-				"data[%d].timestamp %s looks like milliseconds; send Unix time in seconds (divide by 1000)", i, ts.String())
+// recordReader walks the data list, writing kept records to s.Data.
+type recordReader struct {
+	d     *Decoder
+	sc    *scanner
+	s     *Submission
+	maxTS float64
+
+	null    bool // data was null
+	notList byte // first byte of a data value that is not a list
+
+	prevKeys []string // keys of the last record found free of duplicates
+	prevBad  []string // the name verdict of each of prevKeys
+	keys     []string
+	fields   []fieldDrop
+	seen     map[string]struct{}
+}
+
+// data reads the value of "data" and returns how many elements it had.
+func (r *recordReader) data() (int, *Reject) {
+	sc := r.sc
+	switch c := sc.peek(); c {
+	case '[':
+		sc.i++
+	case 'n':
+		r.null = true
+		return 0, sc.literal("null")
+	default:
+		r.notList = c
+		return 0, sc.skip(1)
+	}
+	r.s.Data = append(r.s.Data, '[')
+	n := 0
+	if sc.peek() == ']' {
+		sc.i++
+	} else {
+		for ; ; n++ {
+			if rej := r.record(n); rej != nil {
+				return n, rej
+			}
+			c := sc.peek()
+			if c == ',' {
+				sc.i++
+				continue
+			}
+			if c != ']' {
+				return n, sc.syntax("expected ',' or ']' in data")
+			}
+			sc.i++
+			n++
+			break
 		}
 	}
+	r.s.Data = append(r.s.Data, ']')
+	return n, nil
+}
+
+// record reads data[i]: it is written to the output and kept, or rolled
+// back and counted as dropped. A string, boolean or millisecond timestamp
+// refuses the whole batch.
+func (r *recordReader) record(i int) *Reject {
+	sc, s, d := r.sc, r.s, r.d
+	c := sc.peek()
+	if c != '{' {
+		if rej := sc.skip(1); rej != nil {
+			return rej
+		}
+		s.Drops.add(true, DropNotObject, 1, "data[%d] is a %s, not an object", i, kind(c))
+		return nil
+	}
+	sc.i++
+	mark := len(s.Data)
+	if s.Records > 0 {
+		s.Data = append(s.Data, ",\n"...)
+	}
+	s.Data = append(s.Data, '{')
+	open := len(s.Data)
+	r.keys, r.fields = r.keys[:0], r.fields[:0]
+	var (
+		metrics int
+		tsState = DropMissingTimestamp // "" once a valid timestamp is read
+	)
+	for first := true; ; first = false {
+		if first && sc.peek() == '}' {
+			break
+		}
+		raw, esc, rej := sc.str()
+		if rej != nil {
+			return rej
+		}
+		if rej := sc.expect(':', "expected ':' after a field name"); rej != nil {
+			return rej
+		}
+		name := text(raw, esc)
+		idx := len(r.keys)
+		r.keys = append(r.keys, name)
+		vc := sc.peek()
+		if name == "timestamp" {
+			switch vc {
+			case '"':
+				raw, esc, rej := sc.str()
+				if rej != nil {
+					return rej
+				}
+				return reject(http.StatusUnprocessableEntity, "timestamp_string",
+					"data[%d].timestamp is a string (%q); send Unix time in seconds as a number, e.g. 1709286000.123", i, truncate(text(raw, esc)))
+			case 'n':
+				if rej := sc.literal("null"); rej != nil {
+					return rej
+				}
+			case '{', '[', 't', 'f':
+				if rej := sc.skip(1); rej != nil {
+					return rej
+				}
+				return reject(http.StatusUnprocessableEntity, "timestamp_not_number",
+					"data[%d].timestamp is a %s; send Unix time in seconds as a number, e.g. 1709286000.123", i, kind(vc))
+			default:
+				num, rej := sc.num()
+				if rej != nil {
+					return rej
+				}
+				f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(num), len(num)), 64)
+				switch {
+				case err != nil || !finite(num):
+					tsState = DropInvalidTimestamp
+				case f >= msThreshold:
+					return reject(http.StatusUnprocessableEntity, "timestamp_milliseconds",
+						"data[%d].timestamp %s looks like milliseconds; send Unix time in seconds (divide by 1000)", i, num)
+				case f < minTimestamp:
+					tsState = DropTooOld
+				case f > r.maxTS:
+					tsState = DropInFuture
+				default:
+					tsState = ""
+					s.Data = r.field(s.Data, open, name, num)
+				}
+			}
+		} else {
+			bad := ""
+			if idx < len(r.prevKeys) && r.prevKeys[idx] == name {
+				// Collectors repeat one layout, so a name at the position
+				// it had in the last clean record needs no second check.
+				bad = r.prevBad[idx]
+			} else {
+				bad = d.checkName(name)
+			}
+			var num []byte
+			switch vc {
+			case '"', '{', '[', 'n':
+				if rej := sc.skip(1); rej != nil {
+					return rej
+				}
+				if bad == "" {
+					bad = nonNumeric(vc)
+				}
+			case 't':
+				if rej := sc.literal("true"); rej != nil {
+					return rej
+				}
+				num = one
+			case 'f':
+				if rej := sc.literal("false"); rej != nil {
+					return rej
+				}
+				num = zero
+			default:
+				var rej *Reject
+				if num, rej = sc.num(); rej != nil {
+					return rej
+				}
+				if bad == "" && !finite(num) {
+					bad = DropBadNumber
+				}
+			}
+			if bad != "" {
+				r.fields = append(r.fields, fieldDrop{name, bad})
+			} else {
+				s.Data = r.field(s.Data, open, name, num)
+				metrics++
+			}
+		}
+		switch sc.peek() {
+		case ',':
+			sc.i++
+			continue
+		case '}':
+		default:
+			return sc.syntax("expected ',' or '}' in a record")
+		}
+		break
+	}
+	sc.i++
+	drop := func(reason, format string, args ...any) *Reject {
+		s.Data = s.Data[:mark]
+		s.Drops.add(true, reason, 1, format, args...)
+		return nil
+	}
+	if len(r.keys) > d.limits.MaxFields {
+		return drop(DropTooManyFields, "data[%d] has %d fields, at most %d allowed", i, len(r.keys), d.limits.MaxFields)
+	}
+	if !sameKeys(r.keys, r.prevKeys) {
+		if hasDuplicate(r.keys, r.seen) {
+			return drop(DropDuplicateKey, "data[%d] repeats a key", i)
+		}
+		r.remember()
+	}
+	switch tsState {
+	case "":
+	case DropMissingTimestamp:
+		return drop(tsState, "data[%d] has no timestamp; every record needs the Unix time in seconds it was measured", i)
+	case DropInvalidTimestamp:
+		return drop(tsState, "data[%d].timestamp is not a finite number", i)
+	case DropTooOld:
+		return drop(tsState, "data[%d].timestamp is before 2000-01-01; check the collector's clock", i)
+	default:
+		return drop(tsState, "data[%d].timestamp lies more than %s in the future; check the collector's clock (NTP)", i, d.limits.FutureSkew)
+	}
+	if metrics == 0 {
+		return drop(DropNoMetrics, "data[%d] has no numeric or boolean metric", i)
+	}
+	for _, fd := range r.fields {
+		s.Drops.add(false, fd.reason, 1, "data[%d].%s", i, truncate(fd.name))
+	}
+	s.Data = append(s.Data, '}')
+	s.Records++
 	return nil
 }
 
-// records validates and normalizes every record into dst.
-func (d *Decoder) records(recs []*fastjson.Value, now time.Time, dst []byte, s *Submission) ([]byte, error) {
-	maxTS := float64(now.Add(d.limits.FutureSkew).Unix())
-	dst = append(dst, '[')
-	var (
-		prevKeys []string // keys of the last record found free of duplicates
-		keys     []string
-		fields   []fieldDrop
-		seen     = map[string]struct{}{}
-	)
-	for i, r := range recs {
-		obj, err := r.Object()
-		if err != nil {
-			s.Drops.add(true, DropNotObject, 1, "data[%d] is a %s, not an object", i, r.Type())
-			continue
-		}
-		if n := obj.Len(); n > d.limits.MaxFields {
-			s.Drops.add(true, DropTooManyFields, 1, "data[%d] has %d fields, at most %d allowed", i, n, d.limits.MaxFields)
-			continue
-		}
-		ts, reason := timestamp(obj.Get("timestamp"), maxTS)
-		if reason != "" {
-			s.Drops.add(true, reason, 1, "data[%d].timestamp %s", i, describeTimestamp(reason, obj.Get("timestamp")))
-			continue
-		}
-		mark := len(dst)
-		if s.Records > 0 {
-			dst = append(dst, ",\n"...)
-		}
-		dst = append(dst, `{"timestamp":`...)
-		dst = appendNumber(dst, ts)
-		keys, fields = keys[:0], fields[:0]
-		metrics := 0
-		obj.Visit(func(k []byte, v *fastjson.Value) {
-			// The key aliases parser memory that outlives this call but
-			// not Decode; keys never escapes Decode.
-			name := unsafe.String(unsafe.SliceData(k), len(k))
-			keys = append(keys, name)
-			if name == "timestamp" {
-				return
-			}
-			if reason := d.checkName(name); reason != "" {
-				fields = append(fields, fieldDrop{name, reason})
-				return
-			}
-			f, reason := metric(v)
-			if reason != "" {
-				fields = append(fields, fieldDrop{name, reason})
-				return
-			}
-			dst = append(dst, ',', '"')
-			dst = append(dst, name...)
-			dst = append(dst, '"', ':')
-			dst = appendNumber(dst, f)
-			metrics++
-		})
-		if !sameKeys(keys, prevKeys) {
-			if hasDuplicate(keys, seen) {
-				dst = dst[:mark]
-				s.Drops.add(true, DropDuplicateKey, 1, "data[%d] repeats a key", i)
-				continue
-			}
-			prevKeys = prevKeys[:0]
-			for _, k := range keys {
-				prevKeys = append(prevKeys, strings.Clone(k))
-			}
-		}
-		if metrics == 0 {
-			dst = dst[:mark]
-			s.Drops.add(true, DropNoMetrics, 1, "data[%d] has no numeric or boolean metric", i)
-			continue
-		}
-		for _, fd := range fields {
-			s.Drops.add(false, fd.reason, 1, "data[%d].%s", i, truncate(fd.name))
-		}
-		dst = append(dst, '}')
-		s.Records++
+var one, zero = []byte("1"), []byte("0")
+
+// nonNumeric is the drop reason for a value starting with c that is not a
+// number or a boolean.
+func nonNumeric(c byte) string {
+	switch c {
+	case '"':
+		return DropString
+	case 'n':
+		return DropNull
 	}
-	dst = append(dst, ']')
-	return dst, nil
+	return DropNested
 }
 
-// timestamp checks a record's timestamp (already known not to be a string
-// or milliseconds) and returns it in seconds, or the reason to drop the
-// record.
-func timestamp(v *fastjson.Value, maxTS float64) (float64, string) {
-	if v == nil || v.Type() == fastjson.TypeNull {
-		return 0, DropMissingTimestamp
+// field appends "name":num to a record whose '{' ends at open.
+func (r *recordReader) field(dst []byte, open int, name string, num []byte) []byte {
+	if len(dst) > open {
+		dst = append(dst, ',')
 	}
-	f, err := v.Float64()
-	switch {
-	case err != nil || math.IsInf(f, 0) || math.IsNaN(f):
-		return 0, DropInvalidTimestamp
-	case f < minTimestamp:
-		return 0, DropTooOld
-	case f > maxTS:
-		return 0, DropInFuture
-	}
-	return f, ""
+	dst = append(dst, '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	return append(dst, num...)
 }
 
-func describeTimestamp(reason string, v *fastjson.Value) string {
-	switch reason {
-	case DropMissingTimestamp:
-		return "is missing; every record needs the Unix time in seconds it was measured"
-	case DropInvalidTimestamp:
-		return truncate(v.String()) + " is not a finite number"
-	case DropTooOld:
-		return truncate(v.String()) + " is before 2000-01-01; check the collector's clock"
-	default:
-		return truncate(v.String()) + " lies in the future; check the collector's clock (NTP)"
-	}
-}
-
-// metric converts a metric value to a float64, or returns why it is
-// dropped: numbers and booleans are kept, everything else is not a
-// measurement.
-func metric(v *fastjson.Value) (float64, string) {
-	switch v.Type() {
-	case fastjson.TypeNumber:
-		f, err := v.Float64()
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return 0, DropBadNumber
+// remember makes the current record's keys the layout to compare with;
+// they are copied because they alias the body.
+func (r *recordReader) remember() {
+	r.prevKeys, r.prevBad = r.prevKeys[:0], r.prevBad[:0]
+	for _, k := range r.keys {
+		bad := ""
+		if k != "timestamp" {
+			bad = r.d.checkName(k)
 		}
-		return f, ""
-	case fastjson.TypeTrue:
-		return 1, ""
-	case fastjson.TypeFalse:
-		return 0, ""
-	case fastjson.TypeNull:
-		return 0, DropNull
-	case fastjson.TypeString:
-		return 0, DropString
-	default:
-		return 0, DropNested
+		r.prevKeys = append(r.prevKeys, strings.Clone(k))
+		r.prevBad = append(r.prevBad, bad)
 	}
-}
-
-// appendNumber writes f in its shortest round-trip form, in plain
-// notation where JSON readers expect it (as encoding/json and JavaScript
-// do): 1764280800.123, not 1.764280800123e+09.
-func appendNumber(dst []byte, f float64) []byte {
-	if a := math.Abs(f); a == 0 || a >= 1e-6 && a < 1e21 {
-		return strconv.AppendFloat(dst, f, 'f', -1, 64)
-	}
-	return strconv.AppendFloat(dst, f, 'e', -1, 64)
 }
 
 type fieldDrop struct{ name, reason string }

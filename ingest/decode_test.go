@@ -61,10 +61,14 @@ func TestDecodeRejects(t *testing.T) {
 		{"data missing", `{"installation_id":"` + testID + `","heatpump_model":"A","version":"1"}`, 422, "missing_data", "data is required"},
 		{"data object", `{"installation_id":"` + testID + `","heatpump_model":"A","version":"1","data":{}}`, 422, "data_not_array", "must be a list"},
 		{"timestamp string", string(body("", `{"timestamp":"2026-01-01T00:00:00Z","a":1}`)), 422, "timestamp_string", "is a string"},
-		{"timestamp bool", string(body("", rec, `{"timestamp":true,"a":1}`)), 422, "timestamp_not_number", "data[1].timestamp is a true"},
+		{"timestamp bool", string(body("", rec, `{"timestamp":true,"a":1}`)), 422, "timestamp_not_number", "data[1].timestamp is a boolean"},
 		{"timestamp ms", string(body("", rec, `{"timestamp":1764280800123,"a":1}`)), 422, "timestamp_milliseconds", "milliseconds"},
+		{"leading plus", string(body("", `{"timestamp":1,"a":+1}`)), 400, "invalid_json", "unexpected '+'"},
+		{"leading zero", string(body("", `{"timestamp":1,"a":01}`)), 400, "invalid_json", "expected ',' or '}'"},
+		{"trailing garbage", string(body("", rec)) + "x", 400, "invalid_json", "after the body object"},
+		{"empty body", "  ", 400, "invalid_json", "empty"},
 		{"all dropped", string(body("", `{"a":1}`, `{"timestamp":5,"a":1}`)), 422, "no_valid_records", "none of the 2 records"},
-		{"nesting too deep", string(body("", `{"timestamp":1,"a":`+strings.Repeat("[", 400)+strings.Repeat("]", 400)+`}`)), 400, "invalid_json", "depth"},
+		{"nesting too deep", string(body("", `{"timestamp":1,"a":`+strings.Repeat("[", 400)+strings.Repeat("]", 400)+`}`)), 400, "invalid_json", "nests deeper than 64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewDecoder(DefaultLimits).Decode([]byte(tc.body), testNow, nil)
@@ -108,6 +112,10 @@ func TestDecodeDrops(t *testing.T) {
 		{"invalid name", []string{fmt.Sprintf(`{"timestamp":%v,"a":1,"bad-name":2}`, ts0)}, 1, DropInvalidName, false},
 		{"reserved name", []string{fmt.Sprintf(`{"timestamp":%v,"a":1,"date":2}`, ts0)}, 1, DropReservedName, false},
 		{"nan", []string{fmt.Sprintf(`{"timestamp":%v,"a":1,"b":NaN}`, ts0)}, 1, DropBadNumber, false},
+		{"overflow", []string{fmt.Sprintf(`{"timestamp":%v,"a":1,"b":-1e400}`, ts0)}, 1, DropBadNumber, false},
+		{"infinity", []string{fmt.Sprintf(`{"timestamp":%v,"a":1,"b":-Infinity}`, ts0)}, 1, DropBadNumber, false},
+		{"nan timestamp", []string{`{"timestamp":NaN,"a":1}`, fmt.Sprintf(`{"timestamp":%v,"a":1}`, ts0)}, 1, DropInvalidTimestamp, true},
+		{"timestamp overflow", []string{`{"timestamp":1e400,"a":1}`, fmt.Sprintf(`{"timestamp":%v,"a":1}`, ts0)}, 1, DropInvalidTimestamp, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := NewDecoder(DefaultLimits).Decode(body("", tc.records...), testNow, nil)
@@ -132,8 +140,8 @@ func TestDecodeDrops(t *testing.T) {
 
 func TestDecodeNormalizes(t *testing.T) {
 	in := body(`"installation_id":"550E8400-E29B-41D4-A716-446655440000","heatpump_model":"AERO SLM 3-11","version":"v1.0.3-12-gabc1234","extra":{"ignored":true}`,
-		fmt.Sprintf(`{"temp_outside":-5.25,"timestamp":%v,"on":true,"off":false,"big":1e21,"int":1200,"esc\u0061ped":3}`, ts0),
-		fmt.Sprintf(`{"timestamp":%v,"temp_outside":0.1}`, ts0+30))
+		`{"temp_outside":-5.25,"timestamp":1764280800.123,"on":true,"off":false,"big":1e21,"int":1200,"esc\u0061ped":3}`,
+		`{"timestamp":1764280830.123,"temp_outside":0.1}`)
 	s, err := NewDecoder(DefaultLimits).Decode(in, testNow, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +149,7 @@ func TestDecodeNormalizes(t *testing.T) {
 	if s.InstallationID != testID || s.Model != "AERO SLM 3-11" || s.Version != "v1.0.3-12-gabc1234" || s.Records != 2 {
 		t.Fatalf("header = %+v", s)
 	}
-	want := `[{"timestamp":1764280800.123,"temp_outside":-5.25,"on":1,"off":0,"big":1e+21,"int":1200,"escaped":3},` + "\n" +
+	want := `[{"temp_outside":-5.25,"timestamp":1764280800.123,"on":1,"off":0,"big":1e21,"int":1200,"escaped":3},` + "\n" +
 		`{"timestamp":1764280830.123,"temp_outside":0.1}]`
 	if string(s.Data) != want {
 		t.Fatalf("data =\n%s\nwant\n%s", s.Data, want)

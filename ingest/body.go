@@ -64,7 +64,7 @@ func (w *limitWriter) Write(p []byte) (int, error) {
 	}
 	if need > w.taken {
 		n := max(need-w.taken, budgetChunk)
-		if err := w.hold.grow(w.ctx, n, w.wait); err != nil {
+		if err := w.hold.grow(w.ctx, footprint*n, w.wait); err != nil {
 			return 0, err
 		}
 		w.taken += n

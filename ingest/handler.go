@@ -33,9 +33,11 @@ type Config struct {
 	MaxBody int64
 	// MaxInflated caps a gzip or zstd body once inflated (default 64 MiB).
 	MaxInflated int64
-	// MaxInflight caps the body bytes held by requests being processed at
-	// once (default 256 MiB). A request that cannot get its share within
-	// InflightWait is answered 503 with Retry-After.
+	// MaxInflight caps the memory held by requests being processed at
+	// once (default 256 MiB): each holds its body and its normalized copy,
+	// so it is charged twice its (inflated) body size. A request that
+	// cannot get its share within InflightWait is answered 503 with
+	// Retry-After.
 	MaxInflight  int64
 	InflightWait time.Duration
 	// PerInstallation caps submissions per installation and minute
@@ -54,8 +56,8 @@ func (c *Config) defaults() {
 	if c.MaxInflight <= 0 {
 		c.MaxInflight = 256 << 20
 	}
-	if c.MaxInflight < c.MaxInflated {
-		c.MaxInflight = c.MaxInflated
+	if c.MaxInflight < footprint*c.MaxInflated {
+		c.MaxInflight = footprint * c.MaxInflated
 	}
 	if c.InflightWait <= 0 {
 		c.InflightWait = 2 * time.Second
@@ -67,6 +69,10 @@ func (c *Config) defaults() {
 		c.Limits = DefaultLimits
 	}
 }
+
+// footprint is how many bytes of memory a request holds per body byte:
+// the body and its normalized copy.
+const footprint = 2
 
 // retryAfter is what overloaded and failing responses ask collectors to
 // wait, in seconds.
@@ -173,7 +179,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if want < 0 {
 		want = h.cfg.MaxBody
 	}
-	if err := hold.grow(r.Context(), want, h.cfg.InflightWait); err != nil {
+	if err := hold.grow(r.Context(), footprint*want, h.cfg.InflightWait); err != nil {
 		h.refuse(w, reject(http.StatusServiceUnavailable, "overloaded", "server is busy; retry later"))
 		return
 	}

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -55,24 +57,32 @@ type landingHeader struct {
 // Landing writes accepted batches into the landing zone.
 type Landing struct {
 	bucket *Bucket
-	enc    *zstd.Encoder
+	encs   sync.Pool // *zstd.Encoder, streaming, one per concurrent Land
+	bufs   sync.Pool // *bytes.Buffer for compressed output
 	dec    *zstd.Decoder
 	log    *slog.Logger
 }
 
 // NewLanding returns a Landing writing to bucket.
 func NewLanding(bucket *Bucket, log *slog.Logger) (*Landing, error) {
-	// The fastest level: landing objects live for days, ingest CPU is the
-	// hot path, and compaction recompresses into Parquet anyway.
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(true), zstd.WithEncoderConcurrency(1))
-	if err != nil {
-		return nil, fmt.Errorf("zstd encoder: %w", err)
-	}
 	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
 	if err != nil {
 		return nil, fmt.Errorf("zstd decoder: %w", err)
 	}
-	return &Landing{bucket: bucket, enc: enc, dec: dec, log: log}, nil
+	return &Landing{bucket: bucket, dec: dec, log: log}, nil
+}
+
+// encoder returns a pooled streaming zstd encoder. The fastest level:
+// landing objects live for days, ingest CPU is the hot path, and
+// compaction recompresses into Parquet anyway. A 1 MiB window keeps each
+// encoder small; JSON records repeat within far less.
+func (l *Landing) encoder(w io.Writer) (*zstd.Encoder, error) {
+	if e, ok := l.encs.Get().(*zstd.Encoder); ok {
+		e.Reset(w)
+		return e, nil
+	}
+	return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(true),
+		zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
 }
 
 // Digest is the content address of a batch: it covers what the collector
@@ -90,9 +100,10 @@ func Digest(b *Batch) [32]byte {
 	return sum
 }
 
-// EncodeLanding renders the landing document of b (uncompressed).
-func EncodeLanding(dst []byte, b *Batch) ([]byte, error) {
-	head, err := json.Marshal(landingHeader{
+// landingParts renders the landing document of b as the three parts it is
+// written in (head, b.Data, tail), so the data is never copied.
+func landingParts(b *Batch) (head, tail []byte, err error) {
+	head, err = json.Marshal(landingHeader{
 		Format:         LandingFormat,
 		RequestID:      b.RequestID,
 		ReceivedAt:     b.ReceivedAt.UTC().Format(time.RFC3339Nano),
@@ -102,13 +113,38 @@ func EncodeLanding(dst []byte, b *Batch) ([]byte, error) {
 		Records:        b.Records,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("encode landing header: %w", err)
+		return nil, nil, fmt.Errorf("encode landing header: %w", err)
 	}
-	dst = append(dst, head[:len(head)-1]...)
-	dst = append(dst, `,"data":`...)
-	dst = append(dst, b.Data...)
-	dst = append(dst, "}\n"...)
-	return dst, nil
+	head = append(head[:len(head)-1], `,"data":`...)
+	return head, []byte("}\n"), nil
+}
+
+// compress returns the zstd landing object of b in a pooled buffer that
+// the caller returns with l.bufs.Put.
+func (l *Landing) compress(b *Batch) (*bytes.Buffer, error) {
+	head, tail, err := landingParts(b)
+	if err != nil {
+		return nil, err
+	}
+	buf, ok := l.bufs.Get().(*bytes.Buffer)
+	if !ok {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
+	enc, err := l.encoder(buf)
+	if err != nil {
+		return nil, err
+	}
+	defer l.encs.Put(enc)
+	for _, p := range [][]byte{head, b.Data, tail} {
+		if _, err := enc.Write(p); err != nil {
+			return nil, fmt.Errorf("compress landing object: %w", err)
+		}
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("compress landing object: %w", err)
+	}
+	return buf, nil
 }
 
 // Land writes b durably under its content-addressed key and returns only
@@ -116,11 +152,12 @@ func EncodeLanding(dst []byte, b *Batch) ([]byte, error) {
 // not written twice; if the existing object is damaged (a crash between
 // rename and fsync on a local disk can leave it so), it is replaced.
 func (l *Landing) Land(ctx context.Context, b *Batch) (Landed, error) {
-	raw, err := EncodeLanding(make([]byte, 0, len(b.Data)+256), b)
+	buf, err := l.compress(b)
 	if err != nil {
 		return Landed{}, err
 	}
-	body := l.enc.EncodeAll(raw, make([]byte, 0, len(raw)/6))
+	defer l.bufs.Put(buf)
+	body := buf.Bytes()
 	key := LandingKey(b.ReceivedAt, Digest(b))
 	opts := PutOptions{
 		ContentType: "application/zstd",

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -70,3 +71,5 @@ func (c *common) openBucket(ctx context.Context) (*lake.Bucket, error) {
 	}
 	return lake.OpenBucket(ctx, c.bucket())
 }
+
+func decodeJSON(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

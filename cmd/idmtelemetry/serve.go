@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +31,7 @@ type serveFlags struct {
 	keyFile        string
 	tokensFile     string
 	trustedProxies string
+	memoryLimit    string
 	ingest         ingest.Config
 }
 
@@ -45,6 +49,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.ingest.MaxBody, "max-body", 10<<20, "largest request body in bytes, as sent (IDMT_MAX_BODY)")
 	fs.Int64Var(&f.ingest.MaxInflated, "max-inflated", 64<<20, "largest gzip/zstd body once inflated, in bytes (IDMT_MAX_INFLATED)")
 	fs.Int64Var(&f.ingest.MaxInflight, "max-inflight", 256<<20, "body bytes processed at once; beyond it submissions get 503 + Retry-After (IDMT_MAX_INFLIGHT)")
+	fs.StringVar(&f.memoryLimit, "memory-limit", "768MiB", "soft heap limit for the Go runtime (KiB/MiB/GiB); GOMEMLIMIT, when set, wins; 0 for none (IDMT_MEMORY_LIMIT)")
 	fs.DurationVar(&f.srv.ReadHeaderTimeout, "read-header-timeout", d.ReadHeaderTimeout, "time to read request headers (IDMT_READ_HEADER_TIMEOUT)")
 	fs.DurationVar(&f.srv.ReadTimeout, "read-timeout", d.ReadTimeout, "time to read a whole request (IDMT_READ_TIMEOUT)")
 	fs.DurationVar(&f.srv.WriteTimeout, "write-timeout", d.WriteTimeout, "time from the end of the headers to the end of the response (IDMT_WRITE_TIMEOUT)")
@@ -84,6 +89,9 @@ func (f *serveFlags) serve(ctx context.Context, stdout, stderr io.Writer) error 
 		return err
 	}
 	if f.srv.TrustedProxies, err = server.ParseCIDRs(f.trustedProxies); err != nil {
+		return usageError{err}
+	}
+	if err := applyMemoryLimit(f.memoryLimit); err != nil {
 		return usageError{err}
 	}
 	bucket, err := f.openBucket(ctx)
@@ -171,4 +179,38 @@ func redactURL(u string) string {
 		}
 	}
 	return u
+}
+
+// applyMemoryLimit sets the runtime's soft memory limit, so that the heap
+// of a busy server is collected before it doubles; together with the
+// in-flight budget it bounds the server's memory. GOMEMLIMIT wins.
+func applyMemoryLimit(v string) error {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return nil
+	}
+	n, err := parseBytes(v)
+	if err != nil {
+		return fmt.Errorf("--memory-limit %q: %w", v, err)
+	}
+	if n > 0 {
+		debug.SetMemoryLimit(n)
+	}
+	return nil
+}
+
+// parseBytes reads "768MiB", "1GiB", "65536" and the like.
+func parseBytes(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if num, ok := strings.CutSuffix(v, suffix); ok {
+			v, mult = strings.TrimSpace(num), m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("want a size such as 768MiB")
+	}
+	return n * mult, nil
 }

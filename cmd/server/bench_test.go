@@ -1,0 +1,51 @@
+package server_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/idmtelemetry/idmtelemetry/ingest"
+	"github.com/idmtelemetry/idmtelemetry/trainer/simulate"
+)
+
+// BenchmarkSubmit posts realistic 200-record batches (about 0.8 MB of
+// JSON, as the collectors send them) over HTTPS to a real server with a
+// file bucket, from parallel clients. It is for profiling the server path
+// in one process; bench/ingest-e2e.sh measures the real binaries.
+func BenchmarkSubmit(b *testing.B) {
+	h := start(&testing.T{}, setup{dir: b.TempDir(), ingest: ingest.Config{PerInstallation: -1}})
+	fleet, err := simulate.NewFleet(1, 64, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var bodies [][]byte
+	start := time.Now().Add(-48 * time.Hour).Truncate(time.Hour)
+	for _, inst := range fleet {
+		g, _ := simulate.NewGenerator(inst, simulate.Config{Start: start})
+		recs := g.Generate(nil, start.Add(200*30*time.Second))
+		bodies = append(bodies, simulate.AppendBatchJSON(nil, inst, "bench", recs))
+	}
+	b.SetBytes(int64(len(bodies[0])))
+	b.SetParallelism(8)
+	var n int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(n)
+		for pb.Next() {
+			i++
+			req, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/submit", bytes.NewReader(bodies[i%len(bodies)]))
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := h.client.Do(req)
+			if err != nil {
+				panic(err)
+			}
+			if resp.StatusCode != 200 {
+				panic(fmt.Sprint(resp.StatusCode))
+			}
+			resp.Body.Close()
+		}
+	})
+}

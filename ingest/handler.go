@@ -195,6 +195,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	op := h.getBuf()
 	defer h.bufs.Put(op)
+	// The normalized output is never longer than the body (it only drops,
+	// unescapes and shortens), so one allocation up front avoids growing.
+	if cap(*op) < len(body)+16 {
+		*op = make([]byte, 0, len(body)+16)
+	}
 	sub, err := h.dec.Decode(body, received, (*op)[:0])
 	*bp = body[:0]
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,19 +24,21 @@ func BenchmarkSubmit(b *testing.B) {
 	}
 	var bodies [][]byte
 	start := time.Now().Add(-48 * time.Hour).Truncate(time.Hour)
+	// Distinct batches, so that no request finds its batch already landed.
 	for _, inst := range fleet {
 		g, _ := simulate.NewGenerator(inst, simulate.Config{Start: start})
-		recs := g.Generate(nil, start.Add(200*30*time.Second))
-		bodies = append(bodies, simulate.AppendBatchJSON(nil, inst, "bench", recs))
+		recs := g.Generate(nil, start.Add(10*200*30*time.Second))
+		for _, batch := range simulate.Batches(recs, 200) {
+			bodies = append(bodies, simulate.AppendBatchJSON(nil, inst, "bench", batch))
+		}
 	}
 	b.SetBytes(int64(len(bodies[0])))
 	b.SetParallelism(8)
-	var n int64
+	var next atomic.Int64
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		i := int(n)
 		for pb.Next() {
-			i++
+			i := int(next.Add(1))
 			req, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/submit", bytes.NewReader(bodies[i%len(bodies)]))
 			req.Header.Set("Authorization", "Bearer "+token)
 			resp, err := h.client.Do(req)

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peterbourgon/ff/v3"
+)
+
+// Settings come from flags, then IDMT_* environment, then the YAML file,
+// then defaults.
+func TestSettingsPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "idmt.yaml")
+	if err := os.WriteFile(cfg, []byte("listen: ':1111'\nmax-body: 100\nlog-format: text\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("IDMT_LISTEN", ":2222")
+	t.Setenv("IDMT_MAX_BODY", "200")
+	var f serveFlags
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	f.register(fs)
+	if err := ff.Parse(fs, []string{"--config", cfg, "--max-body", "300"}, ffOptions()...); err != nil {
+		t.Fatal(err)
+	}
+	if f.srv.Listen != ":2222" {
+		t.Errorf("listen = %q: environment must win over the file", f.srv.Listen)
+	}
+	if f.ingest.MaxBody != 300 {
+		t.Errorf("max-body = %d: the flag must win over environment and file", f.ingest.MaxBody)
+	}
+	if f.logFormat != "text" {
+		t.Errorf("log-format = %q: the file must win over the default", f.logFormat)
+	}
+	if f.dataDir != "./var" || f.bucket() != "file://var/bucket" {
+		t.Errorf("defaults: data-dir %q, bucket %q", f.dataDir, f.bucket())
+	}
+}
+
+func TestHelpExplainsSettings(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"serve", "--help"}, &out, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("serve --help: %v", err)
+	}
+	for _, want := range []string{"IDMT_LISTEN", "IDMT_TOKENS", "--trusted-proxies", "embedded default"} {
+		if !strings.Contains(out.String(), strings.TrimPrefix(want, "--")) {
+			t.Errorf("help lacks %s:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"serve", "--no-such-flag"}, &out, &out); exitCode(err) != 2 {
+		t.Fatalf("unknown flag: %v (exit %d), want a usage error", err, exitCode(err))
+	}
+}
+
+// lockedBuffer collects the server's output while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The embedded default works on a fresh folder: certificate, token and
+// bucket are generated, printed, and a submit works with what was printed.
+func TestServeEmbeddedDefault(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0"}, &stdout, &stderr)
+	}()
+	banner := regexp.MustCompile(`listening on (https://localhost:\d+)`)
+	var url string
+	for deadline := time.Now().Add(20 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if m := banner.FindStringSubmatch(stderr.String()); m != nil {
+			url = m[1]
+		}
+	}
+	if url == "" {
+		t.Fatalf("no banner; stderr:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
+	}
+	tok, err := os.ReadFile(filepath.Join(dir, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tok))
+	for _, want := range []string{"generated now", token, "curl --cacert " + filepath.Join(dir, "tls", "cert.pem"), url + "/api/v1/submit"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	pem, err := os.ReadFile(filepath.Join(dir, "tls", "cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	body := `{"installation_id":"550e8400-e29b-41d4-a716-446655440000","heatpump_model":"AERO SLM 3-11","version":"1.0.0","data":[{"timestamp":` +
+		strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10) + `,"temp_outside":5.4}]}`
+	req, _ := http.NewRequest(http.MethodPost, url+"/api/v1/submit", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(raw), `"processed":1`) {
+		t.Fatalf("submit with the printed token: %d %s", resp.StatusCode, raw)
+	}
+	landed, _ := filepath.Glob(filepath.Join(dir, "bucket", "landing", "*", "*", "*.json.zst"))
+	if len(landed) != 1 {
+		t.Fatalf("landing objects: %v", landed)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v after SIGINT-like cancel", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}

@@ -14,7 +14,7 @@ help: ## Show this help.
 build: ## Build bin/idmtelemetry.
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/idmtelemetry
 
-run: build ## Run server and jobs on the embedded default (./var): prints URL, token and a curl example.
+run: build ## Run the server on the embedded default (./var): prints URL, token and a curl example.
 	./$(BIN) serve --log-format text
 
 test: ## Run every test with the race detector (what CI runs).

@@ -87,7 +87,6 @@ type Handler struct {
 	now      func() time.Time
 	inflight *semaphore.Weighted
 	limiter  *httprate.RateLimiter
-	zdec     *zstd.Decoder
 	bufs     sync.Pool
 	m        *metrics
 }
@@ -101,10 +100,6 @@ func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = 
 // NewHandler returns the submit handler. Metrics register on reg.
 func NewHandler(land Lander, log *slog.Logger, reg prometheus.Registerer, cfg Config, opts ...Option) (*Handler, error) {
 	cfg.defaults()
-	zdec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(cfg.MaxInflated)))
-	if err != nil {
-		return nil, err
-	}
 	h := &Handler{
 		cfg:      cfg,
 		dec:      NewDecoder(cfg.Limits),
@@ -112,7 +107,6 @@ func NewHandler(land Lander, log *slog.Logger, reg prometheus.Registerer, cfg Co
 		log:      log,
 		now:      time.Now,
 		inflight: semaphore.NewWeighted(cfg.MaxInflight),
-		zdec:     zdec,
 		m:        newMetrics(reg),
 	}
 	if cfg.PerInstallation > 0 {
@@ -292,10 +286,14 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte, e
 		}
 		src = zr
 	case "zstd":
-		if err := h.zdec.Reset(bytesReader(body)); err != nil {
+		// A decoder per request: a zstd.Decoder's streaming state is not
+		// safe for concurrent use, and zstd bodies are rare.
+		zr, err := zstd.NewReader(bytesReader(body), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(h.cfg.MaxInflated)))
+		if err != nil {
 			return nil, reject(http.StatusBadRequest, "bad_encoding", "body is not valid zstd: %v", err)
 		}
-		src = h.zdec.IOReadCloser()
+		defer zr.Close()
+		src = zr
 	}
 	out := make([]byte, 0, 2*len(body))
 	lw := &limitWriter{buf: out, limit: h.cfg.MaxInflated, hold: hold, ctx: r.Context(), wait: h.cfg.InflightWait}

@@ -408,3 +408,42 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	_ = context.Background()
 }
+
+// Compressed bodies decode concurrently without sharing decoder state.
+func TestConcurrentCompressedSubmits(t *testing.T) {
+	h := start(t, setup{})
+	var wg sync.WaitGroup
+	errs := make(chan string, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			body, enc := batch(nowRec(i*30)), "gzip"
+			if i%2 == 0 {
+				body, enc = zst(t, body), "zstd"
+			} else {
+				body = gz(t, body)
+			}
+			req, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/submit", bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Encoding", enc)
+			resp, err := h.client.Do(req)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				errs <- resp.Status
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if n := len(h.landed(t)); n != 16 {
+		t.Fatalf("%d records landed, want 16", n)
+	}
+}

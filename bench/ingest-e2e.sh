@@ -6,6 +6,7 @@
 #
 #   bash bench/ingest-e2e.sh            # all scenarios
 #   SCENARIOS="b200" bash bench/ingest-e2e.sh
+#   LOADGEN_FLAGS=--pregenerate bash bench/ingest-e2e.sh   # simulate before the clock starts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/idmtelemetry ./cmd/idmtelemetry
@@ -28,7 +29,7 @@ for name in ${SCENARIOS:-b200 b1000 herd10mb}; do
 	for _ in $(seq 50); do [ -f "$work/var/token" ] && curl -sk "https://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
 	read -r u0 s0 < <(awk '{print $14, $15}' /proc/$pid/stat)
 	out=$(./bin/idmtelemetry loadgen --url https://localhost:$port --token-file "$work/var/token" \
-		--cacert "$work/var/tls/cert.pem" ${scen[$name]})
+		--cacert "$work/var/tls/cert.pem" ${scen[$name]} ${LOADGEN_FLAGS:-})
 	read -r u1 s1 < <(awk '{print $14, $15}' /proc/$pid/stat)
 	hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
 	kill -INT $pid; wait $pid 2>/dev/null || true

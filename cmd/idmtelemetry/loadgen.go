@@ -38,6 +38,7 @@ type loadgenFlags struct {
 	seed          uint64
 	retries       int
 	version       string
+	pregenerate   bool
 }
 
 func loadgenCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -57,6 +58,7 @@ func loadgenCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the simulated fleet (IDMT_SEED)")
 	fs.IntVar(&f.retries, "retries", 5, "retries per batch on 5xx and 429, with exponential backoff (IDMT_RETRIES)")
 	fs.StringVar(&f.version, "collector-version", "loadgen-1.0", "version string the collectors report (IDMT_COLLECTOR_VERSION)")
+	fs.BoolVar(&f.pregenerate, "pregenerate", false, "simulate and encode every batch before the clock starts, so the figures measure the server, not the simulator (IDMT_PREGENERATE)")
 	return &ffcli.Command{
 		Name:       "loadgen",
 		ShortUsage: "idmtelemetry loadgen [flags]",
@@ -177,6 +179,19 @@ func (f *loadgenFlags) run(ctx context.Context) (*summary, error) {
 	end := time.Now().UTC().Truncate(time.Minute)
 	start := end.Add(-time.Duration(f.days) * 24 * time.Hour)
 	sum := &summary{statuses: map[int]int{}}
+	var ready map[string][][]byte // installation ID → request bodies
+	if f.pregenerate {
+		ready = make(map[string][][]byte, len(fleet))
+		for _, inst := range fleet {
+			err := f.payloads(inst, start, end, sum, func(p []byte) error {
+				ready[inst.ID] = append(ready[inst.ID], bytes.Clone(p))
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
 	work := make(chan simulate.Installation)
 	var wg sync.WaitGroup
 	errs := make(chan error, f.concurrency)
@@ -186,7 +201,17 @@ func (f *loadgenFlags) run(ctx context.Context) (*summary, error) {
 		go func() {
 			defer wg.Done()
 			for inst := range work {
-				if err := f.collector(ctx, client, tok, inst, start, end, sum); err != nil {
+				var err error
+				if ready != nil {
+					for _, p := range ready[inst.ID] {
+						if err = f.post(ctx, client, tok, p, sum); err != nil {
+							break
+						}
+					}
+				} else {
+					err = f.collector(ctx, client, tok, inst, start, end, sum)
+				}
+				if err != nil {
 					select {
 					case errs <- err:
 					default:
@@ -216,6 +241,15 @@ feed:
 
 // collector sends one installation's records a day at a time, in batches.
 func (f *loadgenFlags) collector(ctx context.Context, client *http.Client, tok string, inst simulate.Installation, start, end time.Time, sum *summary) error {
+	return f.payloads(inst, start, end, sum, func(payload []byte) error {
+		return f.post(ctx, client, tok, payload, sum)
+	})
+}
+
+// payloads simulates an installation's records a day at a time and calls
+// send with each batch's request body (gzipped if asked). The body is
+// reused after send returns.
+func (f *loadgenFlags) payloads(inst simulate.Installation, start, end time.Time, sum *summary, send func([]byte) error) error {
 	g, err := simulate.NewGenerator(inst, simulate.Config{Start: start, FaultRate: simulate.DefaultFaultRate})
 	if err != nil {
 		return err
@@ -238,7 +272,7 @@ func (f *loadgenFlags) collector(ctx context.Context, client *http.Client, tok s
 				payload = zbody.Bytes()
 			}
 			sum.raw.Add(int64(len(raw)))
-			if err := f.post(ctx, client, tok, payload, sum); err != nil {
+			if err := send(payload); err != nil {
 				return err
 			}
 		}

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -92,8 +91,6 @@ func readAll(r io.Reader, buf []byte, size int64) ([]byte, error) {
 		}
 	}
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 func humanBytes(n int64) string {
 	switch {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -214,7 +215,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sub.Records > 0 {
 		start := time.Now()
 		landed, err := h.land.Land(r.Context(), &lake.Batch{
-			RequestID:      requestID(r),
+			RequestID:      middleware.GetReqID(r.Context()),
 			ReceivedAt:     received,
 			InstallationID: sub.InstallationID,
 			Model:          sub.Model,
@@ -244,10 +245,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.m.batches.WithLabelValues("empty").Inc()
 	}
 	writeJSON(w, http.StatusOK, response{Status: "success", Processed: sub.Records, Drops: sub.Drops})
-}
-
-func requestID(r *http.Request) string {
-	return middleware.GetReqID(r.Context())
 }
 
 func tooLarge(limit int64) *Reject {
@@ -280,7 +277,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte, e
 	var src io.Reader
 	switch enc {
 	case "gzip":
-		zr, err := gzip.NewReader(bytesReader(body))
+		zr, err := gzip.NewReader(bytes.NewReader(body))
 		if err != nil {
 			return nil, reject(http.StatusBadRequest, "bad_encoding", "body is not valid gzip: %v", err)
 		}
@@ -288,7 +285,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte, e
 	case "zstd":
 		// A decoder per request: a zstd.Decoder's streaming state is not
 		// safe for concurrent use, and zstd bodies are rare.
-		zr, err := zstd.NewReader(bytesReader(body), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(h.cfg.MaxInflated)))
+		zr, err := zstd.NewReader(bytes.NewReader(body), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(h.cfg.MaxInflated)))
 		if err != nil {
 			return nil, reject(http.StatusBadRequest, "bad_encoding", "body is not valid zstd: %v", err)
 		}

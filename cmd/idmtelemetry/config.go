@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -71,5 +70,3 @@ func (c *common) openBucket(ctx context.Context) (*lake.Bucket, error) {
 	}
 	return lake.OpenBucket(ctx, c.bucket())
 }
-
-func decodeJSON(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -305,7 +306,7 @@ func (f *loadgenFlags) post(ctx context.Context, client *http.Client, tok string
 				Processed int64 `json:"processed"`
 			}
 			if status == http.StatusOK {
-				_ = decodeJSON(resp.Body, &body)
+				_ = json.NewDecoder(resp.Body).Decode(&body)
 				processed = body.Processed
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)

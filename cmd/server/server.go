@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -69,7 +68,6 @@ type Server struct {
 	health  *health
 	version string
 
-	mu        sync.Mutex
 	listeners []net.Listener
 }
 
@@ -89,8 +87,8 @@ func New(cfg Config, cert *Certificate, tokens *Tokens, storage Pinger, log *slo
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.clientAddr, s.accessLog, s.instrument, s.recoverer)
 	if cfg.PerAddress > 0 {
-		r.Use(httprate.Limit(cfg.PerAddress, time.Minute,
-			httprate.WithKeyFuncs(func(r *http.Request) (string, error) { return clientFrom(r.Context()).String(), nil }),
+		r.Use(httprate.LimitBy(cfg.PerAddress, time.Minute,
+			func(r *http.Request) (string, error) { return clientFrom(r.Context()).String(), nil },
 			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 				s.deny(w, r, http.StatusTooManyRequests, "rate_limited", "too many requests from this address; retry later")
 			})))

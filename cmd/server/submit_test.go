@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -406,7 +405,6 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(h.url, "https://"), time.Second); err == nil {
 		t.Fatal("server still accepts connections after shutdown")
 	}
-	_ = context.Background()
 }
 
 // Compressed bodies decode concurrently without sharing decoder state.

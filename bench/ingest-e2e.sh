@@ -7,6 +7,7 @@
 #   bash bench/ingest-e2e.sh            # all scenarios
 #   SCENARIOS="b200" bash bench/ingest-e2e.sh
 #   LOADGEN_FLAGS=--pregenerate bash bench/ingest-e2e.sh   # simulate before the clock starts
+#   SERVE_FLAGS="--bucket mem://" bash bench/ingest-e2e.sh   # without the file bucket
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/idmtelemetry ./cmd/idmtelemetry
@@ -24,7 +25,7 @@ declare -A scen=(
 for name in ${SCENARIOS:-b200 b1000 herd10mb}; do
 	rm -rf "$work/var"
 	./bin/idmtelemetry serve --data-dir "$work/var" --listen 127.0.0.1:$port --log-level warn \
-		--rate-per-address 0 --rate-per-installation -1 >"$work/server.log" 2>&1 &
+		--rate-per-address 0 --rate-per-installation -1 ${SERVE_FLAGS:-} >"$work/server.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 50); do [ -f "$work/var/token" ] && curl -sk "https://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
 	read -r u0 s0 < <(awk '{print $14, $15}' /proc/$pid/stat)

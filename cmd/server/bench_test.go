@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idmtelemetry/idmtelemetry/cmd/server"
 	"github.com/idmtelemetry/idmtelemetry/ingest"
 	"github.com/idmtelemetry/idmtelemetry/trainer/simulate"
 )
@@ -17,7 +18,7 @@ import (
 // file bucket, from parallel clients. It is for profiling the server path
 // in one process; bench/ingest-e2e.sh measures the real binaries.
 func BenchmarkSubmit(b *testing.B) {
-	h := start(&testing.T{}, setup{dir: b.TempDir(), ingest: ingest.Config{PerInstallation: -1}})
+	h := start(&testing.T{}, setup{dir: b.TempDir(), ingest: ingest.Config{PerInstallation: -1}, cfg: func(c *server.Config) { c.PerAddress = 0 }})
 	fleet, err := simulate.NewFleet(1, 64, 2)
 	if err != nil {
 		b.Fatal(err)
@@ -27,7 +28,7 @@ func BenchmarkSubmit(b *testing.B) {
 	// Distinct batches, so that no request finds its batch already landed.
 	for _, inst := range fleet {
 		g, _ := simulate.NewGenerator(inst, simulate.Config{Start: start})
-		recs := g.Generate(nil, start.Add(10*200*30*time.Second))
+		recs := g.Generate(nil, start.Add(20*200*30*time.Second))
 		for _, batch := range simulate.Batches(recs, 200) {
 			bodies = append(bodies, simulate.AppendBatchJSON(nil, inst, "bench", batch))
 		}

@@ -38,7 +38,11 @@ const (
 // errors translated to this package's sentinels, and a fault hook for crash
 // tests.
 type Bucket struct {
-	b     *blob.Bucket
+	b *blob.Bucket
+	// plain writes the lake's Parquet files of a local bucket: without
+	// fileblob's ".attrs" sidecar, which readers that open every file of
+	// a partition folder (pyarrow datasets) would take for data.
+	plain *blob.Bucket
 	dir   string // root folder of a local file bucket, "" for other drivers
 	url   string
 	fault func(op Op, key string) error
@@ -91,7 +95,13 @@ func openFileBucket(dir, rawURL string, opts ...Option) (*Bucket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", abs, err)
 	}
-	return newBucket(b, abs, rawURL, opts), nil
+	plain, err := fileblob.OpenBucket(abs, &fileblob.Options{NoTempDir: true, DirFileMode: 0o750, Metadata: fileblob.MetadataDontWrite})
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", abs, err)
+	}
+	bk := newBucket(b, abs, rawURL, opts)
+	bk.plain = plain
+	return bk, nil
 }
 
 // NewBucket wraps an already opened gocloud bucket (tests use memblob).
@@ -111,7 +121,12 @@ func newBucket(b *blob.Bucket, dir, rawURL string, opts []Option) *Bucket {
 func (b *Bucket) URL() string { return b.url }
 
 // Close releases the bucket.
-func (b *Bucket) Close() error { return b.b.Close() }
+func (b *Bucket) Close() error {
+	if b.plain != nil {
+		b.plain.Close()
+	}
+	return b.b.Close()
+}
 
 // Ping reports whether the bucket answers; health checks use it.
 func (b *Bucket) Ping(ctx context.Context) error {
@@ -191,7 +206,11 @@ func (b *Bucket) NewWriter(ctx context.Context, key string, o PutOptions) (*Writ
 			return nil
 		}
 	}
-	w, err := b.b.NewWriter(ctx, key, opts)
+	target := b.b
+	if b.plain != nil && strings.HasPrefix(key, TelemetryPrefix) {
+		target = b.plain
+	}
+	w, err := target.NewWriter(ctx, key, opts)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("write %s: %w", key, translate(err))
@@ -284,6 +303,46 @@ func (b *Bucket) NewReader(ctx context.Context, key string) (io.ReadCloser, erro
 	}
 	return r, nil
 }
+
+// RandomReader reads an object at arbitrary offsets (Parquet footers and
+// column chunks) without loading it whole.
+type RandomReader struct {
+	r *blob.Reader
+}
+
+// OpenRandom opens an object for random access.
+func (b *Bucket) OpenRandom(ctx context.Context, key string) (*RandomReader, error) {
+	r, err := b.b.NewReader(ctx, key, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, translate(err))
+	}
+	return &RandomReader{r: r}, nil
+}
+
+// ReadAt reads len(p) bytes at off. It is not safe for concurrent use,
+// which the Parquet reader does not need.
+func (r *RandomReader) ReadAt(p []byte, off int64) (int, error) {
+	if _, err := r.r.Seek(off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	n, err := io.ReadFull(r.r, p)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// Seek implements io.Seeker.
+func (r *RandomReader) Seek(off int64, whence int) (int64, error) { return r.r.Seek(off, whence) }
+
+// Read implements io.Reader.
+func (r *RandomReader) Read(p []byte) (int, error) { return r.r.Read(p) }
+
+// Size is the object's size.
+func (r *RandomReader) Size() int64 { return r.r.Size() }
+
+// Close releases the reader.
+func (r *RandomReader) Close() error { return r.r.Close() }
 
 // Attributes are what a listing or a stat knows about an object.
 type Attributes struct {

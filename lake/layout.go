@@ -31,6 +31,44 @@ func LandingDayPrefix(day time.Time) string {
 	return LandingPrefix + day.UTC().Format(dayLayout) + "/"
 }
 
+// TelemetryPrefix is the root of the Parquet lake that readers glob.
+const TelemetryPrefix = "lake/telemetry/"
+
+// PartitionFile is the one file of a partition: the heat-pump model's
+// storage name and the UTC day of the records' own timestamps, in Hive
+// style so readers get both as columns.
+func PartitionFile(model string, day time.Time) string {
+	return fmt.Sprintf("%sheatpump_model=%s/date=%s/part-00000.parquet", TelemetryPrefix, model, day.UTC().Format(dayLayout))
+}
+
+// ConsumedKey lists the landing objects of one received hour that
+// compaction has merged into the lake.
+func ConsumedKey(day time.Time, hour int) string {
+	return fmt.Sprintf("_lake/consumed/%s/%02d.json", day.UTC().Format(dayLayout), hour)
+}
+
+// QuarantineKey is where an undecodable landing object is kept.
+func QuarantineKey(landingKey string) string {
+	return "_quarantine/" + landingKey
+}
+
+// landingHour parses the received day and hour out of a landing key.
+func landingHour(key string) (day time.Time, hour int, ok bool) {
+	rest, found := strings.CutPrefix(key, LandingPrefix)
+	if !found || len(rest) < len("2006-01-02/15/") || rest[10] != '/' || rest[13] != '/' {
+		return time.Time{}, 0, false
+	}
+	day, err := time.Parse(dayLayout, rest[:10])
+	if err != nil {
+		return time.Time{}, 0, false
+	}
+	h := int(rest[11]-'0')*10 + int(rest[12]-'0')
+	if rest[11] < '0' || rest[11] > '9' || rest[12] < '0' || rest[12] > '9' || h > 23 {
+		return time.Time{}, 0, false
+	}
+	return day, h, true
+}
+
 // MaxModelLen is the longest heat-pump model name accepted.
 const MaxModelLen = 100
 

@@ -69,6 +69,7 @@ Run "idmtelemetry <command> --help" for a command's flags.`,
 		FlagSet: fs,
 		Subcommands: []*ffcli.Command{
 			serveCommand(stdout, stderr),
+			compactCommand(stdout, stderr),
 			loadgenCommand(stdout, stderr),
 			versionCommand(stdout),
 		},

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/idmtelemetry/idmtelemetry/lake"
+)
+
+// window is the --day / --from / --to selection of the job commands.
+type window struct {
+	day, from, to string
+}
+
+func (w *window) register(fs *flag.FlagSet, what string) {
+	fs.StringVar(&w.day, "day", "", "only "+what+" of this UTC day (YYYY-MM-DD)")
+	fs.StringVar(&w.from, "from", "", "first UTC day (YYYY-MM-DD) of a range; with --to")
+	fs.StringVar(&w.to, "to", "", "last UTC day (YYYY-MM-DD) of a range, inclusive")
+}
+
+// parse returns the selected days; zero times mean no bound.
+func (w *window) parse() (from, to time.Time, err error) {
+	day := func(flag, v string) (time.Time, error) {
+		if v == "" {
+			return time.Time{}, nil
+		}
+		t, err := time.Parse("2006-01-02", v)
+		if err != nil {
+			return time.Time{}, usageError{fmt.Errorf("--%s %q: want a day as YYYY-MM-DD", flag, v)}
+		}
+		return t, nil
+	}
+	if w.day != "" && (w.from != "" || w.to != "") {
+		return from, to, usageError{fmt.Errorf("use --day or --from/--to, not both")}
+	}
+	if w.day != "" {
+		d, err := day("day", w.day)
+		return d, d, err
+	}
+	if from, err = day("from", w.from); err != nil {
+		return
+	}
+	if to, err = day("to", w.to); err != nil {
+		return
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		err = usageError{fmt.Errorf("--to %s is before --from %s", w.to, w.from)}
+	}
+	return
+}
+
+func compactCommand(stdout, stderr io.Writer) *ffcli.Command {
+	var (
+		c         common
+		w         window
+		retention time.Duration
+		chunk     string
+	)
+	fs := flag.NewFlagSet("idmtelemetry compact", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.register(fs)
+	w.register(fs, "batches received")
+	fs.DurationVar(&retention, "retention", 7*24*time.Hour, "how long consumed landing objects are kept, and how far back unconsumed ones are looked for (IDMT_RETENTION)")
+	fs.StringVar(&chunk, "chunk", "256MiB", "landing JSON merged at once; bounds memory (IDMT_CHUNK)")
+	return &ffcli.Command{
+		Name:       "compact",
+		ShortUsage: "idmtelemetry compact [--day D | --from D --to D] [flags]",
+		ShortHelp:  "Merge the landing zone into the Parquet lake now.",
+		LongHelp: `Merge every unconsumed landing object (batches received within the
+retention, or on the chosen days) into lake/telemetry/heatpump_model=*/date=*/,
+deduplicating on (installation_id, timestamp), the last received winning.
+Safe to interrupt and rerun: it converges to what one uninterrupted run writes.
+Undecodable landing objects are moved aside to _quarantine/ with a reason.`,
+		FlagSet: fs,
+		Options: ffOptions(),
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("compact takes no arguments, got %q", args)}
+			}
+			log, err := c.logger(stdout)
+			if err != nil {
+				return err
+			}
+			from, to, err := w.parse()
+			if err != nil {
+				return err
+			}
+			chunkBytes, err := parseBytes(chunk)
+			if err != nil {
+				return usageError{fmt.Errorf("--chunk %q: %w", chunk, err)}
+			}
+			bucket, err := c.openBucket(ctx)
+			if err != nil {
+				return err
+			}
+			defer bucket.Close()
+			comp, err := lake.NewCompactor(bucket, log, lake.CompactConfig{Retention: retention, ChunkBytes: chunkBytes, From: from, To: to},
+				lake.WithProgress(progress(stderr, "compacting landing objects")))
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			res, err := comp.Compact(ctx)
+			if err != nil {
+				return err
+			}
+			if res.Landing == 0 {
+				fmt.Fprintln(stdout, "nothing to do: no unconsumed landing objects")
+				return nil
+			}
+			secs := time.Since(start).Seconds()
+			fmt.Fprintf(stdout, "compacted %d landing objects (%d quarantined): %d records, %.1f MB of JSON into %d partition files (%d rows) in %.1fs, %.0f records/s\n",
+				res.Landing, res.Quarantined, res.Records, float64(res.LandingJSON)/1e6, res.Partitions, res.Rows, secs, float64(res.Records)/secs)
+			return nil
+		},
+	}
+}
+
+// progress returns a progress callback: a bar on a terminal, a log line
+// every 10% otherwise.
+func progress(w io.Writer, what string) func(done, total int) {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		var bar *progressbar.ProgressBar
+		return func(done, total int) {
+			if bar == nil {
+				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(what),
+					progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+			}
+			_ = bar.Set(done)
+		}
+	}
+	last := -1
+	return func(done, total int) {
+		if pct := done * 10 / max(total, 1); pct != last {
+			last = pct
+			fmt.Fprintf(w, "%s: %d of %d\n", what, done, total)
+		}
+	}
+}

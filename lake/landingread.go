@@ -1,0 +1,173 @@
+package lake
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unsafe"
+)
+
+// landingDoc is a decoded landing document.
+type landingDoc struct {
+	header     landingHeader
+	receivedAt time.Time
+	data       []byte // the data array, '[' to ']'
+}
+
+// errLanding marks a landing object that cannot be decoded; compaction
+// quarantines it.
+var errLanding = errors.New("undecodable landing object")
+
+// parseLanding splits a landing document into its header and data array.
+// Ingest writes the document (landing.go), so the layout is exact: the
+// header object without its closing brace, `,"data":[`, the records, `]}`.
+func parseLanding(raw []byte) (*landingDoc, error) {
+	at := bytes.Index(raw, []byte(`,"data":[`))
+	if at < 0 {
+		return nil, fmt.Errorf("%w: no data array", errLanding)
+	}
+	head := append(append([]byte{}, raw[:at]...), '}')
+	d := &landingDoc{}
+	if err := json.Unmarshal(head, &d.header); err != nil {
+		return nil, fmt.Errorf("%w: header: %v", errLanding, err)
+	}
+	if d.header.Format != LandingFormat {
+		return nil, fmt.Errorf("%w: format %d, this version reads %d", errLanding, d.header.Format, LandingFormat)
+	}
+	t, err := time.Parse(time.RFC3339Nano, d.header.ReceivedAt)
+	if err != nil {
+		return nil, fmt.Errorf("%w: received_at: %v", errLanding, err)
+	}
+	d.receivedAt = t
+	rest := bytes.TrimRight(raw[at+len(`,"data":`):], "\n")
+	if !bytes.HasSuffix(rest, []byte("]}")) {
+		return nil, fmt.Errorf("%w: truncated", errLanding)
+	}
+	d.data = rest[:len(rest)-1]
+	return d, nil
+}
+
+// eachRecord calls fn for every record of a landing data array with its
+// timestamp (seconds) and its metrics as (name, value) pairs in the order
+// written. name aliases data and is valid only during the call.
+func eachRecord(data []byte, fn func(ts float64, names []string, vals []float64) error) error {
+	p := recParser{b: data}
+	if !p.byte('[') {
+		return p.fail("expected [")
+	}
+	if p.peek() == ']' {
+		return nil
+	}
+	var names []string
+	var vals []float64
+	for {
+		if !p.byte('{') {
+			return p.fail("expected {")
+		}
+		names, vals = names[:0], vals[:0]
+		ts, haveTS := 0.0, false
+		for {
+			name, ok := p.key()
+			if !ok {
+				return p.fail("expected a field name")
+			}
+			v, ok := p.number()
+			if !ok {
+				return p.fail("expected a number")
+			}
+			if name == "timestamp" {
+				ts, haveTS = v, true
+			} else {
+				names = append(names, name)
+				vals = append(vals, v)
+			}
+			if p.byte(',') {
+				continue
+			}
+			if p.byte('}') {
+				break
+			}
+			return p.fail("expected , or }")
+		}
+		if !haveTS {
+			return p.fail("record without timestamp")
+		}
+		if err := fn(ts, names, vals); err != nil {
+			return err
+		}
+		if p.byte(',') {
+			continue
+		}
+		if p.byte(']') && p.i == len(p.b) {
+			return nil
+		}
+		return p.fail("expected , or ]")
+	}
+}
+
+// recParser reads the normalized records ingest writes: flat objects of
+// plain names and finite numbers, records separated by ",\n".
+type recParser struct {
+	b []byte
+	i int
+}
+
+func (p *recParser) fail(what string) error {
+	return fmt.Errorf("%w: data at byte %d: %s", errLanding, p.i, what)
+}
+
+func (p *recParser) peek() byte {
+	for p.i < len(p.b) && (p.b[p.i] == '\n' || p.b[p.i] == ' ') {
+		p.i++
+	}
+	if p.i < len(p.b) {
+		return p.b[p.i]
+	}
+	return 0
+}
+
+func (p *recParser) byte(c byte) bool {
+	if p.peek() == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *recParser) key() (string, bool) {
+	if !p.byte('"') {
+		return "", false
+	}
+	j := bytes.IndexByte(p.b[p.i:], '"')
+	if j < 0 {
+		return "", false
+	}
+	name := p.b[p.i : p.i+j]
+	p.i += j + 1
+	if !p.byte(':') {
+		return "", false
+	}
+	return unsafe.String(unsafe.SliceData(name), len(name)), true
+}
+
+func (p *recParser) number() (float64, bool) {
+	start := p.i
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+			p.i++
+			continue
+		}
+		break
+	}
+	num := p.b[start:p.i]
+	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(num), len(num)), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, false
+	}
+	return f, true
+}

@@ -1,0 +1,221 @@
+package lake
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// RowGroupRows is the row-group size of lake files: DuckDB's own default
+// (122,880 rows), so its parallel scan gets one row group per task, and a
+// day of 100 installations (288,000 rows) makes three groups, each a few
+// MB of compressed columns, large enough for efficient reads from object
+// storage and small enough to merge one at a time.
+const RowGroupRows = 122880
+
+// The fixed columns, before the metrics (sorted by name).
+const (
+	colInstallation = "installation_id"
+	colTimestamp    = "timestamp"
+	colReceived     = "received_at"
+	colVersion      = "collector_version"
+)
+
+var tsType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+
+func lakeSchema(metrics []string) *arrow.Schema {
+	fields := []arrow.Field{
+		{Name: colInstallation, Type: arrow.BinaryTypes.String},
+		{Name: colTimestamp, Type: tsType},
+		{Name: colReceived, Type: tsType},
+		{Name: colVersion, Type: arrow.BinaryTypes.String},
+	}
+	for _, m := range metrics {
+		fields = append(fields, arrow.Field{Name: m, Type: arrow.PrimitiveTypes.Float64, Nullable: true})
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// writerProps are fixed so that the same rows always give the same bytes.
+func writerProps() *parquet.WriterProperties {
+	return parquet.NewWriterProperties(
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithMaxRowGroupLength(RowGroupRows),
+		parquet.WithStats(true),
+		parquet.WithCreatedBy("idmtelemetry lake"),
+	)
+}
+
+// partWriter writes one partition file a row group at a time.
+type partWriter struct {
+	fw      *pqarrow.FileWriter
+	b       *array.RecordBuilder
+	inst    *array.StringBuilder
+	ts, rcv *array.TimestampBuilder
+	ver     *array.StringBuilder
+	metrics []*array.Float64Builder
+	pending int
+	rows    int64
+}
+
+// sinkOnly hides Close from the Parquet writer: the caller commits or
+// aborts the object itself.
+type sinkOnly struct{ io.Writer }
+
+func newPartWriter(w io.Writer, metrics []string) (*partWriter, error) {
+	schema := lakeSchema(metrics)
+	fw, err := pqarrow.NewFileWriter(schema, sinkOnly{w}, writerProps(), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		return nil, fmt.Errorf("parquet writer: %w", err)
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	pw := &partWriter{
+		fw: fw, b: b,
+		inst: b.Field(0).(*array.StringBuilder),
+		ts:   b.Field(1).(*array.TimestampBuilder),
+		rcv:  b.Field(2).(*array.TimestampBuilder),
+		ver:  b.Field(3).(*array.StringBuilder),
+	}
+	for i := range metrics {
+		pw.metrics = append(pw.metrics, b.Field(4+i).(*array.Float64Builder))
+	}
+	return pw, nil
+}
+
+// add appends one row; vals and valid are indexed like the metrics.
+func (pw *partWriter) add(inst string, ts, rcv int64, ver string, vals []float64, valid []bool) error {
+	pw.inst.Append(inst)
+	pw.ts.Append(arrow.Timestamp(ts))
+	pw.rcv.Append(arrow.Timestamp(rcv))
+	pw.ver.Append(ver)
+	for i, m := range pw.metrics {
+		if valid[i] {
+			m.Append(vals[i])
+		} else {
+			m.AppendNull()
+		}
+	}
+	pw.pending++
+	pw.rows++
+	if pw.pending == RowGroupRows {
+		return pw.flush()
+	}
+	return nil
+}
+
+func (pw *partWriter) flush() error {
+	if pw.pending == 0 {
+		return nil
+	}
+	rec := pw.b.NewRecordBatch()
+	defer rec.Release()
+	pw.pending = 0
+	if err := pw.fw.Write(rec); err != nil {
+		return fmt.Errorf("write row group: %w", err)
+	}
+	return nil
+}
+
+// close writes the last row group and the footer (it does not commit).
+func (pw *partWriter) close() error {
+	defer pw.b.Release()
+	if err := pw.flush(); err != nil {
+		return err
+	}
+	return pw.fw.Close()
+}
+
+// partReader streams an existing partition file a row group at a time.
+type partReader struct {
+	src     *RandomReader
+	rr      pqarrow.RecordReader
+	metrics []string // the file's metric columns, sorted
+	rec     arrow.RecordBatch
+	i       int
+	inst    *array.String
+	ts, rcv *array.Timestamp
+	ver     *array.String
+	cols    []*array.Float64 // indexed like metrics
+}
+
+func openPartReader(ctx context.Context, b *Bucket, key string) (*partReader, error) {
+	src, err := b.OpenRandom(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	pf, err := file.NewParquetReader(src)
+	if err != nil {
+		src.Close()
+		return nil, fmt.Errorf("open parquet %s: %w", key, err)
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: RowGroupRows}, memory.DefaultAllocator)
+	if err != nil {
+		src.Close()
+		return nil, fmt.Errorf("open parquet %s: %w", key, err)
+	}
+	schema, err := fr.Schema()
+	if err != nil {
+		src.Close()
+		return nil, fmt.Errorf("parquet schema %s: %w", key, err)
+	}
+	r := &partReader{src: src}
+	for i, f := range schema.Fields() {
+		want := []string{colInstallation, colTimestamp, colReceived, colVersion}
+		if i < len(want) {
+			if f.Name != want[i] {
+				src.Close()
+				return nil, fmt.Errorf("parquet %s: column %d is %q, want %q", key, i, f.Name, want[i])
+			}
+			continue
+		}
+		r.metrics = append(r.metrics, f.Name)
+	}
+	if !slices.IsSorted(r.metrics) {
+		src.Close()
+		return nil, fmt.Errorf("parquet %s: metric columns are not sorted", key)
+	}
+	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	if err != nil {
+		src.Close()
+		return nil, fmt.Errorf("read parquet %s: %w", key, err)
+	}
+	r.rr = rr
+	return r, nil
+}
+
+// next advances to the next row; false at the end (check err).
+func (r *partReader) next() (bool, error) {
+	r.i++
+	for r.rec == nil || r.i >= int(r.rec.NumRows()) {
+		if !r.rr.Next() {
+			return false, r.rr.Err()
+		}
+		r.rec = r.rr.RecordBatch()
+		r.i = 0
+		r.inst = r.rec.Column(0).(*array.String)
+		r.ts = r.rec.Column(1).(*array.Timestamp)
+		r.rcv = r.rec.Column(2).(*array.Timestamp)
+		r.ver = r.rec.Column(3).(*array.String)
+		r.cols = r.cols[:0]
+		for j := range r.metrics {
+			r.cols = append(r.cols, r.rec.Column(4+j).(*array.Float64))
+		}
+	}
+	return true, nil
+}
+
+func (r *partReader) close() {
+	if r.rr != nil {
+		r.rr.Release()
+	}
+	r.src.Close()
+}

@@ -149,10 +149,10 @@ func TestCompactExactlyOnce(t *testing.T) {
 			}
 			us := func(sec int64) int64 { return (dayBase+sec)*1e6 + 125000 }
 			want := map[recKey]map[string]float64{
-				{instID(1), us(0)}:         {"temp_outside": 5.5, "power": 1},
-				{instID(1), us(30)}:        {"temp_outside": 6},
-				{instID(1), us(60)}:        {"temp_outside": 6.5},
-				{instID(2), us(0)}:         {"temp_outside": -1, "humidity": 60},
+				{instID(1), us(0)}:          {"temp_outside": 5.5, "power": 1},
+				{instID(1), us(30)}:         {"temp_outside": 6},
+				{instID(1), us(60)}:         {"temp_outside": 6.5},
+				{instID(2), us(0)}:          {"temp_outside": -1, "humidity": 60},
 				{instID(3), us(-3 * 86400)}: {"brine": 2},
 			}
 			for k, vals := range want {

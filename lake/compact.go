@@ -113,36 +113,30 @@ func (c *Compactor) Compact(ctx context.Context) (CompactResult, error) {
 	return res, nil
 }
 
-// pending lists the unconsumed landing objects of the window, in key
-// order, and the consumed sets of their hours.
+// pending lists the unconsumed landing objects, in key order, and the
+// consumed sets of their hours. Without From/To it lists the whole landing
+// zone, which retention keeps to a few days: a compactor that was down for
+// longer still finds everything.
 func (c *Compactor) pending(ctx context.Context) ([]Attributes, map[hourKey]map[string]bool, error) {
-	now := c.now().UTC()
-	first := now.Add(-c.cfg.Retention - 24*time.Hour).Truncate(24 * time.Hour)
-	last := now.Truncate(24 * time.Hour)
-	if !c.cfg.From.IsZero() && c.cfg.From.After(first) {
-		first = c.cfg.From.UTC().Truncate(24 * time.Hour)
-	}
-	if !c.cfg.To.IsZero() && c.cfg.To.Before(last) {
-		last = c.cfg.To.UTC().Truncate(24 * time.Hour)
+	prefixes := []string{LandingPrefix}
+	if !c.cfg.From.IsZero() || !c.cfg.To.IsZero() {
+		first, last := c.cfg.From.UTC().Truncate(24*time.Hour), c.cfg.To.UTC().Truncate(24*time.Hour)
+		if c.cfg.From.IsZero() {
+			first = c.now().UTC().Add(-c.cfg.Retention).Truncate(24 * time.Hour)
+		}
+		if c.cfg.To.IsZero() {
+			last = c.now().UTC().Truncate(24 * time.Hour)
+		}
+		prefixes = prefixes[:0]
+		for day := first; !day.After(last); day = day.Add(24 * time.Hour) {
+			prefixes = append(prefixes, LandingDayPrefix(day))
+		}
 	}
 	consumed := map[hourKey]map[string]bool{}
 	var out []Attributes
-	for day := first; !day.After(last); day = day.Add(24 * time.Hour) {
-		err := c.bucket.List(ctx, LandingDayPrefix(day), func(a Attributes) error {
-			d, h, ok := landingHour(a.Key)
-			if !ok || !strings.HasSuffix(a.Key, ".json.zst") {
-				return nil // not a landing object; nothing of ours
-			}
-			hk := hourKey{d, h}
-			set, ok := consumed[hk]
-			if !ok {
-				var err error
-				if set, err = c.readConsumed(ctx, hk); err != nil {
-					return err
-				}
-				consumed[hk] = set
-			}
-			if !set[a.Key] {
+	for _, prefix := range prefixes {
+		err := c.eachLanding(ctx, prefix, consumed, func(a Attributes, done bool) error {
+			if !done {
 				out = append(out, a)
 			}
 			return nil
@@ -152,6 +146,27 @@ func (c *Compactor) pending(ctx context.Context) ([]Attributes, map[hourKey]map[
 		}
 	}
 	return out, consumed, nil
+}
+
+// eachLanding calls fn for every landing object under prefix with
+// whether it is consumed, loading consumed sets into consumed as needed.
+func (c *Compactor) eachLanding(ctx context.Context, prefix string, consumed map[hourKey]map[string]bool, fn func(a Attributes, done bool) error) error {
+	return c.bucket.List(ctx, prefix, func(a Attributes) error {
+		d, h, ok := landingHour(a.Key)
+		if !ok || !strings.HasSuffix(a.Key, ".json.zst") {
+			return nil // not a landing object; nothing of ours
+		}
+		hk := hourKey{d, h}
+		set, ok := consumed[hk]
+		if !ok {
+			var err error
+			if set, err = c.readConsumed(ctx, hk); err != nil {
+				return err
+			}
+			consumed[hk] = set
+		}
+		return fn(a, set[a.Key])
+	})
 }
 
 type consumedDoc struct {

@@ -41,10 +41,25 @@ func PartitionFile(model string, day time.Time) string {
 	return fmt.Sprintf("%sheatpump_model=%s/date=%s/part-00000.parquet", TelemetryPrefix, model, day.UTC().Format(dayLayout))
 }
 
+const consumedPrefix = "_lake/consumed/"
+
 // ConsumedKey lists the landing objects of one received hour that
 // compaction has merged into the lake.
 func ConsumedKey(day time.Time, hour int) string {
-	return fmt.Sprintf("_lake/consumed/%s/%02d.json", day.UTC().Format(dayLayout), hour)
+	return fmt.Sprintf("%s%s/%02d.json", consumedPrefix, day.UTC().Format(dayLayout), hour)
+}
+
+// consumedHour parses the day and hour out of a ConsumedKey.
+func consumedHour(key string) (time.Time, int, bool) {
+	rest, ok := strings.CutPrefix(key, consumedPrefix)
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	rest, ok = strings.CutSuffix(rest, ".json")
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	return landingHour(LandingPrefix + rest + "/")
 }
 
 // QuarantineKey is where an undecodable landing object is kept.

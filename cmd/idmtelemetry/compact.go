@@ -78,7 +78,9 @@ func compactCommand(stdout, stderr io.Writer) *ffcli.Command {
 retention, or on the chosen days) into lake/telemetry/heatpump_model=*/date=*/,
 deduplicating on (installation_id, timestamp), the last received winning.
 Safe to interrupt and rerun: it converges to what one uninterrupted run writes.
-Undecodable landing objects are moved aside to _quarantine/ with a reason.`,
+Undecodable landing objects are moved aside to _quarantine/ with a reason.
+Afterwards, consumed landing objects older than --retention are deleted
+(unconsumed ones never are).`,
 		FlagSet: fs,
 		Options: ffOptions(),
 		Exec: func(ctx context.Context, args []string) error {
@@ -114,11 +116,19 @@ Undecodable landing objects are moved aside to _quarantine/ with a reason.`,
 			}
 			if res.Landing == 0 {
 				fmt.Fprintln(stdout, "nothing to do: no unconsumed landing objects")
-				return nil
+			} else {
+				secs := time.Since(start).Seconds()
+				fmt.Fprintf(stdout, "compacted %d landing objects (%d quarantined): %d records, %.1f MB of JSON into %d partition files (%d rows) in %.1fs, %.0f records/s\n",
+					res.Landing, res.Quarantined, res.Records, float64(res.LandingJSON)/1e6, res.Partitions, res.Rows, secs, float64(res.Records)/secs)
 			}
-			secs := time.Since(start).Seconds()
-			fmt.Fprintf(stdout, "compacted %d landing objects (%d quarantined): %d records, %.1f MB of JSON into %d partition files (%d rows) in %.1fs, %.0f records/s\n",
-				res.Landing, res.Quarantined, res.Records, float64(res.LandingJSON)/1e6, res.Partitions, res.Rows, secs, float64(res.Records)/secs)
+			exp, err := comp.Expire(ctx)
+			if err != nil {
+				return err
+			}
+			if exp != (lake.ExpireResult{}) {
+				fmt.Fprintf(stdout, "expired %d consumed landing objects and %d hour lists older than %s; kept %d unconsumed; removed %d abandoned temporary files\n",
+					exp.Landing, exp.Hours, retention, exp.Kept, exp.TempFiles)
+			}
 			return nil
 		},
 	}

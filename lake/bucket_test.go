@@ -3,10 +3,32 @@ package lake
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
+
+// fakeS3 serves an in-process S3 API (gofakes3) on loopback and returns
+// the bucket URL for gocloud's real s3blob driver.
+func fakeS3(t *testing.T) string {
+	t.Helper()
+	backend := s3mem.New()
+	if err := backend.CreateBucket("lake"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(srv.Close)
+	q := url.Values{
+		"endpoint": {srv.URL}, "region": {"us-east-1"}, "use_path_style": {"true"},
+		"disable_https": {"true"}, "anonymous": {"true"},
+	}
+	return "s3://lake?" + q.Encode()
+}
 
 // testBuckets opens one bucket per driver the lake must work on.
 func testBuckets(t *testing.T, opts ...Option) map[string]*Bucket {
@@ -16,6 +38,7 @@ func testBuckets(t *testing.T, opts ...Option) map[string]*Bucket {
 	for name, url := range map[string]string{
 		"mem":  "mem://",
 		"file": "file://" + t.TempDir(),
+		"s3":   fakeS3(t),
 	} {
 		b, err := OpenBucket(ctx, url, opts...)
 		if err != nil {

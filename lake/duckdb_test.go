@@ -81,6 +81,19 @@ func TestDuckDBReadsLake(t *testing.T) {
 			t.Errorf("row %d timestamp not UTC: %v", i, g.ts)
 		}
 	}
+	// Readers prune by time: every row group carries timestamp min/max;
+	// installation_id is dictionary-encoded.
+	var groups, withStats int
+	if err := db.QueryRow(`SELECT count(*), count(stats_min_value) FROM parquet_metadata('` + glob + `') WHERE path_in_schema = 'timestamp'`).Scan(&groups, &withStats); err != nil {
+		t.Fatal(err)
+	}
+	if groups == 0 || withStats != groups {
+		t.Fatalf("timestamp statistics in %d of %d row groups", withStats, groups)
+	}
+	var enc string
+	if err := db.QueryRow(`SELECT encodings FROM parquet_metadata('` + glob + `') WHERE path_in_schema = 'installation_id' LIMIT 1`).Scan(&enc); err != nil || !strings.Contains(enc, "DICTIONARY") {
+		t.Fatalf("installation_id encodings %q %v", enc, err)
+	}
 	// The timestamp column is a real TIMESTAMP WITH TIME ZONE, not text.
 	var typ string
 	if err := db.QueryRow(`SELECT typeof("timestamp") FROM read_parquet('` + glob + `') LIMIT 1`).Scan(&typ); err != nil || !strings.HasPrefix(typ, "TIMESTAMP") {

@@ -15,7 +15,7 @@ import (
 
 // fakeS3 serves an in-process S3 API (gofakes3) on loopback and returns
 // the bucket URL for gocloud's real s3blob driver.
-func fakeS3(t *testing.T) string {
+func fakeS3(t testing.TB) string {
 	t.Helper()
 	backend := s3mem.New()
 	if err := backend.CreateBucket("lake"); err != nil {
@@ -31,7 +31,7 @@ func fakeS3(t *testing.T) string {
 }
 
 // testBuckets opens one bucket per driver the lake must work on.
-func testBuckets(t *testing.T, opts ...Option) map[string]*Bucket {
+func testBuckets(t testing.TB, opts ...Option) map[string]*Bucket {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string]*Bucket{}

@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
+	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // CompactConfig bounds a compaction run. Zero values take the defaults.
@@ -100,15 +103,15 @@ func (c *Compactor) Compact(ctx context.Context) (CompactResult, error) {
 	if err != nil || len(pending) == 0 {
 		return res, err
 	}
-	for start := 0; start < len(pending); {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		end, err := c.chunk(ctx, pending, start, consumed, &res)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the decode workers on an early return
+	results := c.decodeAll(ctx, pending)
+	for done := 0; done < len(pending); {
+		n, err := c.chunk(ctx, results, pending[done:], consumed, &res)
 		if err != nil {
 			return res, err
 		}
-		start = end
+		done += n
 	}
 	return res, nil
 }
@@ -205,90 +208,69 @@ func (c *Compactor) writeConsumed(ctx context.Context, hk hourKey, set map[strin
 	return c.bucket.Put(ctx, ConsumedKey(hk.day, hk.hour), data, PutOptions{ContentType: "application/json"})
 }
 
-// row is one record on its way into a partition file.
-type row struct {
-	inst     string
-	ts, recv int64 // microseconds since the epoch
-	ver      string
-	key      string // landing key, to break ties deterministically
-	vals     []colVal
-}
-
-// colVal is a metric value; col indexes the run's name table.
-type colVal struct {
-	col int32
-	v   float64
-}
-
-// partition gathers the new rows of one partition file.
-type partition struct {
-	key  string
-	rows []row
-	cols map[int32]bool
-}
-
-// names interns metric names for a run.
-type names struct {
-	ids  map[string]int32
-	list []string
-}
-
-func (n *names) id(name string) int32 {
-	if id, ok := n.ids[name]; ok {
-		return id
-	}
-	id := int32(len(n.list))
-	name = strings.Clone(name) // it aliases landing bytes
-	n.ids[name] = id
-	n.list = append(n.list, name)
-	return id
-}
-
-// chunk merges pending[start:end] (up to ChunkBytes of landing JSON) and
-// records them as consumed; it returns end.
-func (c *Compactor) chunk(ctx context.Context, pending []Attributes, start int, consumed map[hourKey]map[string]bool, res *CompactResult) (int, error) {
+// chunk merges the next landing objects, up to ChunkBytes of landing JSON,
+// records them as consumed, and returns how many it took.
+func (c *Compactor) chunk(ctx context.Context, results <-chan chan decoded, pending []Attributes, consumed map[hourKey]map[string]bool, res *CompactResult) (int, error) {
 	parts := map[string]*partition{}
-	nt := &names{ids: map[string]int32{}}
+	nt := newNames()
 	var taken int64
-	end := start
-	for ; end < len(pending) && (end == start || taken < c.cfg.ChunkBytes); end++ {
-		key := pending[end].Key
-		n, err := c.read(ctx, key, parts, nt, res)
-		if err != nil {
-			return 0, err
+	n := 0
+	for ; n < len(pending) && (n == 0 || taken < c.cfg.ChunkBytes); n++ {
+		var d decoded
+		select {
+		case r, ok := <-results:
+			if !ok {
+				return 0, ctx.Err()
+			}
+			d = <-r
+		case <-ctx.Done():
+			return 0, ctx.Err()
 		}
-		taken += n
+		if d.err != nil {
+			return 0, d.err
+		}
 		if c.progress != nil {
-			c.progress(end+1, len(pending))
+			c.progress(res.Landing+n+1, res.Landing+len(pending))
 		}
-	}
-	keys := make([]string, 0, len(parts))
-	for k := range parts {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		rows, err := c.merge(ctx, parts[k], nt)
-		if err != nil {
-			return 0, err
+		if d.bad != nil {
+			if err := c.quarantine(ctx, d.key, d.data, d.bad, res); err != nil {
+				return 0, err
+			}
+			continue
 		}
+		add(parts, nt, &d)
+		taken += d.json
+		res.Records += int64(len(d.rows))
+		res.LandingJSON += d.json
+	}
+	keys := slices.Sorted(maps.Keys(parts))
+	rows := make([]int64, len(keys))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, k := range keys {
+		g.Go(func() error {
+			var err error
+			rows[i], err = c.merge(gctx, parts[k], nt)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	for _, r := range rows {
 		res.Partitions++
-		res.Rows += rows
+		res.Rows += r
 	}
 	// Only now, with every row durable in its partition, are the landing
 	// objects consumed.
 	touched := map[hourKey]bool{}
-	for _, a := range pending[start:end] {
+	for _, a := range pending[:n] {
 		d, h, _ := landingHour(a.Key)
 		hk := hourKey{d, h}
 		consumed[hk][a.Key] = true
 		touched[hk] = true
 	}
-	hours := make([]hourKey, 0, len(touched))
-	for hk := range touched {
-		hours = append(hours, hk)
-	}
-	slices.SortFunc(hours, func(a, b hourKey) int {
+	hours := slices.SortedFunc(maps.Keys(touched), func(a, b hourKey) int {
 		return cmp.Or(a.day.Compare(b.day), cmp.Compare(a.hour, b.hour))
 	})
 	for _, hk := range hours {
@@ -296,68 +278,8 @@ func (c *Compactor) chunk(ctx context.Context, pending []Attributes, start int, 
 			return 0, err
 		}
 	}
-	res.Landing += end - start
-	return end, nil
-}
-
-// read decodes one landing object into rows of their partitions, or
-// quarantines it. It returns the landing JSON bytes read.
-func (c *Compactor) read(ctx context.Context, key string, parts map[string]*partition, nt *names, res *CompactResult) (int64, error) {
-	data, err := c.bucket.Get(ctx, key)
-	if err != nil {
-		return 0, err
-	}
-	raw, err := c.landing.Decompress(data)
-	var doc *landingDoc
-	if err == nil {
-		doc, err = parseLanding(raw)
-	}
-	var model string
-	if err == nil {
-		model, err = ModelStorageName(doc.header.Model)
-	}
-	var rows []row
-	var routes []string
-	dayRoute := map[int64]string{} // UTC day number → partition file
-	if err == nil {
-		recv := doc.receivedAt.UnixMicro()
-		err = eachRecord(doc.data, func(ts float64, ns []string, vs []float64) error {
-			us := int64(math.Round(ts * 1e6))
-			r := row{inst: doc.header.InstallationID, ts: us, recv: recv, ver: doc.header.Version, key: key, vals: make([]colVal, len(ns))}
-			for i, n := range ns {
-				r.vals[i] = colVal{nt.id(n), vs[i]}
-			}
-			rows = append(rows, r)
-			day := floorDiv(us, 86400e6)
-			route, ok := dayRoute[day]
-			if !ok {
-				route = PartitionFile(model, time.UnixMicro(us))
-				dayRoute[day] = route
-			}
-			routes = append(routes, route)
-			return nil
-		})
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		return int64(len(data)), c.quarantine(ctx, key, data, err, res)
-	}
-	for i, r := range rows {
-		p := parts[routes[i]]
-		if p == nil {
-			p = &partition{key: routes[i], cols: map[int32]bool{}}
-			parts[routes[i]] = p
-		}
-		p.rows = append(p.rows, r)
-		for _, v := range r.vals {
-			p.cols[v.col] = true
-		}
-	}
-	res.Records += int64(len(rows))
-	res.LandingJSON += int64(len(raw))
-	return int64(len(raw)), nil
+	res.Landing += n
+	return n, nil
 }
 
 // quarantine keeps an undecodable landing object aside with its reason.
@@ -401,8 +323,10 @@ func (c *Compactor) merge(ctx context.Context, p *partition, nt *names) (int64, 
 	}
 	// Output columns: the union of the file's and the new rows' metrics.
 	metricSet := map[string]bool{}
-	for id := range p.cols {
-		metricSet[nt.list[id]] = true
+	for id, ok := range p.cols {
+		if ok {
+			metricSet[nt.list[id]] = true
+		}
 	}
 	if old != nil {
 		for _, m := range old.metrics {

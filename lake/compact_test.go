@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -229,19 +231,20 @@ func TestCompactCrashAnywhere(t *testing.T) {
 
 	seedCrashLanding(t, ref)
 	landed := snapshotAll(t, ref)
-	ops := 0
-	counting := NewBucket(ref.b, WithFault(func(Op, string) error { ops++; return nil }))
+	var opCount atomic.Int64
+	counting := NewBucket(ref.b, WithFault(func(Op, string) error { opCount.Add(1); return nil }))
 	compact(t, counting, now)
 	want := snapshot(t, ref)
+	ops := int(opCount.Load())
 	if ops < 5 {
 		t.Fatalf("a run performed only %d writes", ops)
 	}
 	for n := 1; n <= ops; n++ {
 		b := restore(t, landed)
-		seen := 0
+		var seen atomic.Int64
 		boom := errors.New("injected crash")
 		faulty := NewBucket(b.b, WithFault(func(Op, string) error {
-			if seen++; seen == n {
+			if seen.Add(1) == int64(n) {
 				return boom
 			}
 			return nil
@@ -259,7 +262,7 @@ func TestCompactCrashAnywhere(t *testing.T) {
 }
 
 // snapshotAll copies the whole bucket.
-func snapshotAll(t *testing.T, b *Bucket) map[string][]byte {
+func snapshotAll(t testing.TB, b *Bucket) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
 	err := b.List(context.Background(), "", func(a Attributes) error {
@@ -274,7 +277,7 @@ func snapshotAll(t *testing.T, b *Bucket) map[string][]byte {
 }
 
 // restore builds a fresh mem bucket holding objects.
-func restore(t *testing.T, objects map[string][]byte) *Bucket {
+func restore(t testing.TB, objects map[string][]byte) *Bucket {
 	t.Helper()
 	b, err := OpenBucket(context.Background(), "mem://")
 	if err != nil {
@@ -299,8 +302,11 @@ func TestCompactReadableAtAnyInstant(t *testing.T) {
 	compact(t, b, t0.Add(-23*time.Hour))
 	before := readLake(t, b)
 	seedCrashLanding(t, b)
+	var mu sync.Mutex // one observation at a time; merges run in parallel
 	checks := 0
 	observed := NewBucket(b.b, WithFault(func(Op, string) error {
+		mu.Lock()
+		defer mu.Unlock()
 		checks++
 		now := readLake(t, b) // fails the test on a record seen twice
 		for k := range before {

@@ -46,11 +46,18 @@ func lakeSchema(metrics []string) *arrow.Schema {
 }
 
 // writerProps are fixed so that the same rows always give the same bytes.
+// Dictionaries only for the two string columns: on the metrics they cost
+// hashing time and, measured on simulated IDM data, made the files 10%
+// larger than plain encoding under zstd (2.36 MB against 2.13 MB for the
+// same 57,600 rows; byte-stream-split was larger still, 2.84 MB).
 func writerProps() *parquet.WriterProperties {
 	return parquet.NewWriterProperties(
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithMaxRowGroupLength(RowGroupRows),
 		parquet.WithStats(true),
+		parquet.WithDictionaryDefault(false),
+		parquet.WithDictionaryFor(colInstallation, true),
+		parquet.WithDictionaryFor(colVersion, true),
 		parquet.WithCreatedBy("idmtelemetry lake"),
 	)
 }

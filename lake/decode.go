@@ -1,0 +1,201 @@
+package lake
+
+import (
+	"context"
+	"math"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// row is one record on its way into a partition file.
+type row struct {
+	inst     string
+	ts, recv int64 // microseconds since the epoch
+	ver      string
+	key      string // landing key, to break ties deterministically
+	part     string // partition file
+	vals     []colVal
+}
+
+// colVal is a metric value; col indexes a name table (the landing
+// object's while decoding, the chunk's afterwards).
+type colVal struct {
+	col int32
+	v   float64
+}
+
+// partition gathers the new rows of one partition file.
+type partition struct {
+	key  string
+	rows []row
+	cols []bool // by chunk name id: metrics present in rows
+}
+
+// names interns metric names.
+type names struct {
+	ids  map[string]int32
+	list []string
+}
+
+func newNames() *names { return &names{ids: map[string]int32{}} }
+
+func (n *names) id(name string) int32 {
+	if id, ok := n.ids[name]; ok {
+		return id
+	}
+	id := int32(len(n.list))
+	name = strings.Clone(name) // it may alias landing bytes
+	n.ids[name] = id
+	n.list = append(n.list, name)
+	return id
+}
+
+// decoded is one landing object read and parsed by a decode worker.
+type decoded struct {
+	key   string
+	rows  []row    // vals index names
+	names []string // the object's own name table
+	json  int64    // landing JSON bytes
+	bad   error    // why it cannot be decoded: quarantine it
+	data  []byte   // the stored object, kept only when bad
+	err   error    // a storage error: the run fails
+}
+
+type decodeJob struct {
+	key string
+	res chan decoded
+}
+
+// decodeAhead is how many landing objects the decode workers may run
+// ahead of the merge; it bounds the memory they hold beyond a chunk.
+const decodeAhead = 4
+
+// decodeAll decodes keys on GOMAXPROCS workers and hands out the results
+// in key order, each on its own channel, so the consumer can stop
+// anywhere. Cancel ctx to stop the workers early.
+func (c *Compactor) decodeAll(ctx context.Context, keys []Attributes) <-chan chan decoded {
+	out := make(chan chan decoded, decodeAhead)
+	jobs := make(chan decodeJob, decodeAhead)
+	for w := 0; w < max(1, min(runtime.GOMAXPROCS(0), len(keys))); w++ {
+		go func() {
+			for j := range jobs {
+				j.res <- c.decode(ctx, j.key)
+			}
+		}()
+	}
+	go func() {
+		defer close(out)
+		defer close(jobs)
+		for _, a := range keys {
+			j := decodeJob{a.Key, make(chan decoded, 1)}
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case out <- j.res:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// decode reads one landing object into rows.
+func (c *Compactor) decode(ctx context.Context, key string) decoded {
+	d := decoded{key: key}
+	data, err := c.bucket.Get(ctx, key)
+	if err != nil {
+		d.err = err
+		return d
+	}
+	raw, err := c.landing.Decompress(data)
+	var doc *landingDoc
+	if err == nil {
+		doc, err = parseLanding(raw)
+	}
+	var model string
+	if err == nil {
+		model, err = ModelStorageName(doc.header.Model)
+	}
+	if err == nil {
+		err = d.records(doc, model, key)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			d.err = ctx.Err()
+			return d
+		}
+		d.rows, d.bad, d.data = nil, err, data
+		return d
+	}
+	d.json = int64(len(raw))
+	return d
+}
+
+// records parses the records of doc into d.rows.
+func (d *decoded) records(doc *landingDoc, model, key string) error {
+	nt := newNames()
+	recv := doc.receivedAt.UnixMicro()
+	dayRoute := map[int64]string{} // UTC day number → partition file
+	// Collectors repeat one layout, so the names of the previous record,
+	// position by position, resolve almost every name without a lookup.
+	var prevNames []string
+	var prevIDs []int32
+	err := eachRecord(doc.data, func(ts float64, ns []string, vs []float64) error {
+		us := int64(math.Round(ts * 1e6))
+		day := floorDiv(us, 86400e6)
+		route, ok := dayRoute[day]
+		if !ok {
+			route = PartitionFile(model, time.UnixMicro(us))
+			dayRoute[day] = route
+		}
+		r := row{inst: doc.header.InstallationID, ts: us, recv: recv, ver: doc.header.Version, key: key, part: route, vals: make([]colVal, len(ns))}
+		for i, n := range ns {
+			var id int32
+			if i < len(prevNames) && prevNames[i] == n {
+				id = prevIDs[i]
+			} else {
+				id = nt.id(n)
+				if i < len(prevNames) {
+					prevNames[i], prevIDs[i] = nt.list[id], id
+				} else {
+					prevNames, prevIDs = append(prevNames, nt.list[id]), append(prevIDs, id)
+				}
+			}
+			r.vals[i] = colVal{id, vs[i]}
+		}
+		d.rows = append(d.rows, r)
+		return nil
+	})
+	d.names = nt.list
+	return err
+}
+
+// add routes a decoded object's rows to their partitions, renumbering
+// its metric names into the chunk's table.
+func add(parts map[string]*partition, nt *names, d *decoded) {
+	remap := make([]int32, len(d.names))
+	for i, n := range d.names {
+		remap[i] = nt.id(n)
+	}
+	for _, r := range d.rows {
+		p := parts[r.part]
+		if p == nil {
+			p = &partition{key: r.part}
+			parts[r.part] = p
+		}
+		if len(p.cols) < len(nt.list) {
+			p.cols = append(p.cols, make([]bool, len(nt.list)-len(p.cols))...)
+		}
+		for i := range r.vals {
+			id := remap[r.vals[i].col]
+			r.vals[i].col = id
+			p.cols[id] = true
+		}
+		p.rows = append(p.rows, r)
+	}
+}

@@ -84,7 +84,7 @@ func TestDuckDBReadsLake(t *testing.T) {
 	// Readers prune by time: every row group carries timestamp min/max;
 	// installation_id is dictionary-encoded.
 	var groups, withStats int
-	if err := db.QueryRow(`SELECT count(*), count(stats_min_value) FROM parquet_metadata('` + glob + `') WHERE path_in_schema = 'timestamp'`).Scan(&groups, &withStats); err != nil {
+	if err := db.QueryRow(`SELECT count(*), count(stats_min_value) FROM parquet_metadata('`+glob+`') WHERE path_in_schema = 'timestamp'`).Scan(&groups, &withStats); err != nil {
 		t.Fatal(err)
 	}
 	if groups == 0 || withStats != groups {

@@ -240,7 +240,7 @@ func (c *Compactor) chunk(ctx context.Context, results <-chan chan decoded, pend
 		}
 		add(parts, nt, &d)
 		taken += d.json
-		res.Records += int64(len(d.rows))
+		res.Records += int64(d.rows)
 		res.LandingJSON += d.json
 	}
 	keys := slices.Sorted(maps.Keys(parts))
@@ -306,10 +306,10 @@ func (c *Compactor) quarantine(ctx context.Context, key string, data []byte, rea
 func (c *Compactor) merge(ctx context.Context, p *partition, nt *names) (int64, error) {
 	rows := p.rows
 	slices.SortFunc(rows, func(a, b row) int {
-		return cmp.Or(strings.Compare(a.inst, b.inst), cmp.Compare(a.ts, b.ts),
-			cmp.Compare(b.recv, a.recv), strings.Compare(b.key, a.key))
+		return cmp.Or(strings.Compare(a.src.inst, b.src.inst), cmp.Compare(a.ts, b.ts),
+			cmp.Compare(b.src.recv, a.src.recv), strings.Compare(b.src.key, a.src.key))
 	})
-	rows = slices.CompactFunc(rows, func(a, b row) bool { return a.inst == b.inst && a.ts == b.ts })
+	rows = slices.CompactFunc(rows, func(a, b row) bool { return a.src.inst == b.src.inst && a.ts == b.ts })
 
 	old, err := openPartReader(ctx, c.bucket, p.key)
 	switch {
@@ -373,11 +373,12 @@ func (c *Compactor) merge(ctx context.Context, p *partition, nt *names) (int64, 
 	valid := make([]bool, len(metrics))
 	addNew := func(r *row) error {
 		clear(valid)
-		for _, v := range r.vals {
-			i := newIdx[v.col]
-			vals[i], valid[i] = v.v, true
+		s := r.src
+		for k := r.off; k < r.off+r.n; k++ {
+			i := newIdx[s.cols[k]]
+			vals[i], valid[i] = s.vals[k], true
 		}
-		return pw.add(r.inst, r.ts, r.recv, r.ver, vals, valid)
+		return pw.add(s.inst, r.ts, s.recv, s.ver, vals, valid)
 	}
 	addOld := func() error {
 		i := old.i
@@ -413,7 +414,7 @@ func (c *Compactor) merge(ctx context.Context, p *partition, nt *names) (int64, 
 			haveOld, err = advance(old, err)
 		default:
 			r := &rows[n]
-			order := cmp.Or(strings.Compare(old.inst.Value(old.i), r.inst), cmp.Compare(int64(old.ts.Value(old.i)), r.ts))
+			order := cmp.Or(strings.Compare(old.inst.Value(old.i), r.src.inst), cmp.Compare(int64(old.ts.Value(old.i)), r.ts))
 			switch {
 			case order < 0:
 				err = addOld()
@@ -424,7 +425,7 @@ func (c *Compactor) merge(ctx context.Context, p *partition, nt *names) (int64, 
 			default:
 				// The same record: the one received last wins; a tie is
 				// the same batch merged again.
-				if int64(old.rcv.Value(old.i)) > r.recv {
+				if int64(old.rcv.Value(old.i)) > r.src.recv {
 					err = addOld()
 				} else {
 					err = addNew(r)

@@ -113,11 +113,16 @@ func (pw *partWriter) add(inst string, ts, rcv int64, ver string, vals []float64
 	}
 	pw.pending++
 	pw.rows++
-	if pw.pending == RowGroupRows {
+	if pw.pending == batchRows {
 		return pw.flush()
 	}
 	return nil
 }
+
+// batchRows is how many rows are built before they are encoded into the
+// open row group: the builder holds raw values (134 columns × 8 bytes a
+// row), the row group only encoded and compressed pages.
+const batchRows = 8192
 
 func (pw *partWriter) flush() error {
 	if pw.pending == 0 {
@@ -126,7 +131,9 @@ func (pw *partWriter) flush() error {
 	rec := pw.b.NewRecordBatch()
 	defer rec.Release()
 	pw.pending = 0
-	if err := pw.fw.Write(rec); err != nil {
+	// WriteBuffered appends to the open row group and starts a new one at
+	// RowGroupRows, so row groups have the same size as with Write.
+	if err := pw.fw.WriteBuffered(rec); err != nil {
 		return fmt.Errorf("write row group: %w", err)
 	}
 	return nil

@@ -46,6 +46,9 @@ type Bucket struct {
 	dir   string // root folder of a local file bucket, "" for other drivers
 	url   string
 	fault func(op Op, key string) error
+	// noSync skips the fsyncs of a local bucket whose content a crash may
+	// lose (compaction's scratch runs).
+	noSync bool
 }
 
 // Option configures a Bucket.
@@ -245,7 +248,7 @@ func (w *Writer) Close() error {
 			return fmt.Errorf("write %s: %w", w.key, err)
 		}
 	}
-	if w.file != nil {
+	if w.file != nil && !w.bucket.noSync {
 		if err := w.file.Sync(); err != nil {
 			w.Abort()
 			return fmt.Errorf("sync %s: %w", w.key, err)
@@ -256,7 +259,7 @@ func (w *Writer) Close() error {
 	if err := w.w.Close(); err != nil {
 		return fmt.Errorf("commit %s: %w", w.key, translate(err))
 	}
-	if w.bucket.dir != "" {
+	if w.bucket.dir != "" && !w.bucket.noSync {
 		if err := w.bucket.syncCommitted(w.key); err != nil {
 			return fmt.Errorf("sync %s: %w", w.key, err)
 		}

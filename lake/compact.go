@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -97,6 +98,14 @@ type hourKey struct {
 
 // Compact merges every unconsumed landing object in the window into the
 // lake and records it as consumed.
+//
+// Landing objects are decoded a chunk (ChunkBytes of JSON) at a time. Every
+// chunk but the last is sorted per partition and spilled as a Parquet run
+// to a local scratch folder; then each partition file is rewritten once,
+// by a k-way merge of the existing file, its runs and the last chunk's
+// rows. Memory is one chunk plus a few thousand rows per merge source,
+// each partition is rewritten once per run however large the backlog, and
+// the output does not depend on how the input was chunked.
 func (c *Compactor) Compact(ctx context.Context) (CompactResult, error) {
 	var res CompactResult
 	pending, consumed, err := c.pending(ctx)
@@ -106,14 +115,112 @@ func (c *Compactor) Compact(ctx context.Context) (CompactResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the decode workers on an early return
 	results := c.decodeAll(ctx, pending)
-	for done := 0; done < len(pending); {
-		n, err := c.chunk(ctx, results, pending[done:], consumed, &res)
+	var (
+		scratch *Bucket
+		runs    = map[string][]string{} // partition file → its runs, oldest first
+		last    map[string]*partition
+		nt      *names
+	)
+	defer func() {
+		if scratch != nil {
+			scratch.Close()
+			os.RemoveAll(scratch.dir)
+		}
+	}()
+	for done, seq := 0, 0; done < len(pending); seq++ {
+		parts, names, n, err := c.chunk(ctx, results, pending[done:], done, len(pending), &res)
 		if err != nil {
 			return res, err
 		}
 		done += n
+		if done == len(pending) {
+			last, nt = parts, names
+			break
+		}
+		if scratch == nil {
+			if scratch, err = openScratch(); err != nil {
+				return res, err
+			}
+		}
+		if err := c.spill(ctx, scratch, seq, parts, names, runs); err != nil {
+			return res, err
+		}
 	}
+	keys := slices.Sorted(maps.Keys(runs))
+	for k := range last {
+		if _, ok := runs[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	rows := make([]int64, len(keys))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, k := range keys {
+		g.Go(func() error {
+			var err error
+			rows[i], err = c.mergeTo(gctx, c.bucket, k, mergeInput{existing: true, runs: runs[k], mem: last[k]}, nt, scratch)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	for _, r := range rows {
+		res.Partitions++
+		res.Rows += r
+	}
+	// Only now, with every row durable in its partition, are the landing
+	// objects consumed.
+	touched := map[hourKey]bool{}
+	for _, a := range pending {
+		d, h, _ := landingHour(a.Key)
+		hk := hourKey{d, h}
+		consumed[hk][a.Key] = true
+		touched[hk] = true
+	}
+	hours := slices.SortedFunc(maps.Keys(touched), func(a, b hourKey) int {
+		return cmp.Or(a.day.Compare(b.day), cmp.Compare(a.hour, b.hour))
+	})
+	for _, hk := range hours {
+		if err := c.writeConsumed(ctx, hk, consumed[hk]); err != nil {
+			return res, err
+		}
+	}
+	res.Landing = len(pending)
 	return res, nil
+}
+
+// openScratch opens a local folder for spilled runs. Runs are rebuilt by
+// a rerun, so they are not fsynced.
+func openScratch() (*Bucket, error) {
+	dir, err := os.MkdirTemp("", "idmt-compact-*")
+	if err != nil {
+		return nil, fmt.Errorf("scratch folder: %w", err)
+	}
+	b, err := OpenBucket(context.Background(), "file://"+dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	b.noSync = true
+	return b, nil
+}
+
+// spill writes each partition of a chunk as a sorted run.
+func (c *Compactor) spill(ctx context.Context, scratch *Bucket, seq int, parts map[string]*partition, nt *names, runs map[string][]string) error {
+	keys := slices.Sorted(maps.Keys(parts))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, k := range keys {
+		run := fmt.Sprintf("runs/%06d/%s", seq, k)
+		runs[k] = append(runs[k], run)
+		g.Go(func() error {
+			_, err := c.mergeTo(gctx, scratch, run, mergeInput{mem: parts[k]}, nt, nil)
+			return err
+		})
+	}
+	return g.Wait()
 }
 
 // pending lists the unconsumed landing objects, in key order, and the
@@ -208,9 +315,10 @@ func (c *Compactor) writeConsumed(ctx context.Context, hk hourKey, set map[strin
 	return c.bucket.Put(ctx, ConsumedKey(hk.day, hk.hour), data, PutOptions{ContentType: "application/json"})
 }
 
-// chunk merges the next landing objects, up to ChunkBytes of landing JSON,
-// records them as consumed, and returns how many it took.
-func (c *Compactor) chunk(ctx context.Context, results <-chan chan decoded, pending []Attributes, consumed map[hourKey]map[string]bool, res *CompactResult) (int, error) {
+// chunk decodes the next landing objects, up to ChunkBytes of landing
+// JSON, into rows by partition; it returns them and how many objects it
+// took. Undecodable objects are quarantined on the way.
+func (c *Compactor) chunk(ctx context.Context, results <-chan chan decoded, pending []Attributes, done, total int, res *CompactResult) (map[string]*partition, *names, int, error) {
 	parts := map[string]*partition{}
 	nt := newNames()
 	var taken int64
@@ -220,21 +328,21 @@ func (c *Compactor) chunk(ctx context.Context, results <-chan chan decoded, pend
 		select {
 		case r, ok := <-results:
 			if !ok {
-				return 0, ctx.Err()
+				return nil, nil, 0, ctx.Err()
 			}
 			d = <-r
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return nil, nil, 0, ctx.Err()
 		}
 		if d.err != nil {
-			return 0, d.err
+			return nil, nil, 0, d.err
 		}
 		if c.progress != nil {
-			c.progress(res.Landing+n+1, res.Landing+len(pending))
+			c.progress(done+n+1, total)
 		}
 		if d.bad != nil {
 			if err := c.quarantine(ctx, d.key, d.data, d.bad, res); err != nil {
-				return 0, err
+				return nil, nil, 0, err
 			}
 			continue
 		}
@@ -243,43 +351,7 @@ func (c *Compactor) chunk(ctx context.Context, results <-chan chan decoded, pend
 		res.Records += int64(d.rows)
 		res.LandingJSON += d.json
 	}
-	keys := slices.Sorted(maps.Keys(parts))
-	rows := make([]int64, len(keys))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, k := range keys {
-		g.Go(func() error {
-			var err error
-			rows[i], err = c.merge(gctx, parts[k], nt)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return 0, err
-	}
-	for _, r := range rows {
-		res.Partitions++
-		res.Rows += r
-	}
-	// Only now, with every row durable in its partition, are the landing
-	// objects consumed.
-	touched := map[hourKey]bool{}
-	for _, a := range pending[:n] {
-		d, h, _ := landingHour(a.Key)
-		hk := hourKey{d, h}
-		consumed[hk][a.Key] = true
-		touched[hk] = true
-	}
-	hours := slices.SortedFunc(maps.Keys(touched), func(a, b hourKey) int {
-		return cmp.Or(a.day.Compare(b.day), cmp.Compare(a.hour, b.hour))
-	})
-	for _, hk := range hours {
-		if err := c.writeConsumed(ctx, hk, consumed[hk]); err != nil {
-			return 0, err
-		}
-	}
-	res.Landing += n
-	return n, nil
+	return parts, nt, n, nil
 }
 
 // quarantine keeps an undecodable landing object aside with its reason.
@@ -298,162 +370,6 @@ func (c *Compactor) quarantine(ctx context.Context, key string, data []byte, rea
 	}
 	res.Quarantined++
 	return nil
-}
-
-// merge rewrites one partition file with its new rows, deduplicated on
-// (installation_id, timestamp), the last received winning. Both inputs
-// are sorted, so the existing file streams through a row group at a time.
-func (c *Compactor) merge(ctx context.Context, p *partition, nt *names) (int64, error) {
-	rows := p.rows
-	slices.SortFunc(rows, func(a, b row) int {
-		return cmp.Or(strings.Compare(a.src.inst, b.src.inst), cmp.Compare(a.ts, b.ts),
-			cmp.Compare(b.src.recv, a.src.recv), strings.Compare(b.src.key, a.src.key))
-	})
-	rows = slices.CompactFunc(rows, func(a, b row) bool { return a.src.inst == b.src.inst && a.ts == b.ts })
-
-	old, err := openPartReader(ctx, c.bucket, p.key)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		old = nil
-	case err != nil:
-		return 0, err
-	}
-	if old != nil {
-		defer old.close()
-	}
-	// Output columns: the union of the file's and the new rows' metrics.
-	metricSet := map[string]bool{}
-	for id, ok := range p.cols {
-		if ok {
-			metricSet[nt.list[id]] = true
-		}
-	}
-	if old != nil {
-		for _, m := range old.metrics {
-			metricSet[m] = true
-		}
-	}
-	metrics := make([]string, 0, len(metricSet))
-	for m := range metricSet {
-		metrics = append(metrics, m)
-	}
-	slices.Sort(metrics)
-	outOf := make(map[string]int, len(metrics))
-	for i, m := range metrics {
-		outOf[m] = i
-	}
-	newIdx := make([]int, len(nt.list)) // run name id → output column
-	for id, n := range nt.list {
-		newIdx[id] = -1
-		if i, ok := outOf[n]; ok {
-			newIdx[id] = i
-		}
-	}
-	var oldIdx []int // output column → file column, -1 if absent
-	if old != nil {
-		oldIdx = make([]int, len(metrics))
-		for i := range oldIdx {
-			oldIdx[i] = -1
-		}
-		for j, m := range old.metrics {
-			oldIdx[outOf[m]] = j
-		}
-	}
-
-	w, err := c.bucket.NewWriter(ctx, p.key, PutOptions{ContentType: "application/vnd.apache.parquet"})
-	if err != nil {
-		return 0, err
-	}
-	pw, err := newPartWriter(w, metrics)
-	if err != nil {
-		w.Abort()
-		return 0, err
-	}
-	vals := make([]float64, len(metrics))
-	valid := make([]bool, len(metrics))
-	addNew := func(r *row) error {
-		clear(valid)
-		s := r.src
-		for k := r.off; k < r.off+r.n; k++ {
-			i := newIdx[s.cols[k]]
-			vals[i], valid[i] = s.vals[k], true
-		}
-		return pw.add(s.inst, r.ts, s.recv, s.ver, vals, valid)
-	}
-	addOld := func() error {
-		i := old.i
-		for o, j := range oldIdx {
-			if j < 0 || old.cols[j].IsNull(i) {
-				valid[o] = false
-				continue
-			}
-			vals[o], valid[o] = old.cols[j].Value(i), true
-		}
-		return pw.add(old.inst.Value(i), int64(old.ts.Value(i)), int64(old.rcv.Value(i)), old.ver.Value(i), vals, valid)
-	}
-	fail := func(err error) (int64, error) {
-		pw.b.Release()
-		w.Abort()
-		return 0, err
-	}
-	haveOld := false
-	if old != nil {
-		if haveOld, err = old.next(); err != nil {
-			return fail(err)
-		}
-	}
-	n := 0
-	for haveOld || n < len(rows) {
-		var err error
-		switch {
-		case !haveOld:
-			err = addNew(&rows[n])
-			n++
-		case n == len(rows):
-			err = addOld()
-			haveOld, err = advance(old, err)
-		default:
-			r := &rows[n]
-			order := cmp.Or(strings.Compare(old.inst.Value(old.i), r.src.inst), cmp.Compare(int64(old.ts.Value(old.i)), r.ts))
-			switch {
-			case order < 0:
-				err = addOld()
-				haveOld, err = advance(old, err)
-			case order > 0:
-				err = addNew(r)
-				n++
-			default:
-				// The same record: the one received last wins; a tie is
-				// the same batch merged again.
-				if int64(old.rcv.Value(old.i)) > r.src.recv {
-					err = addOld()
-				} else {
-					err = addNew(r)
-				}
-				n++
-				haveOld, err = advance(old, err)
-			}
-		}
-		if err != nil {
-			return fail(err)
-		}
-	}
-	if err := pw.close(); err != nil {
-		w.Abort()
-		return 0, err
-	}
-	if err := w.Close(); err != nil {
-		return 0, err
-	}
-	return pw.rows, nil
-}
-
-// advance moves old to its next row unless err is set.
-func advance(old *partReader, err error) (bool, error) {
-	if err != nil {
-		return false, err
-	}
-	return old.next()
 }
 
 func floorDiv(a, b int64) int64 {

@@ -171,7 +171,7 @@ func openPartReader(ctx context.Context, b *Bucket, key string) (*partReader, er
 		src.Close()
 		return nil, fmt.Errorf("open parquet %s: %w", key, err)
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: RowGroupRows}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: batchRows}, memory.DefaultAllocator)
 	if err != nil {
 		src.Close()
 		return nil, fmt.Errorf("open parquet %s: %w", key, err)

@@ -2,10 +2,12 @@ package lake
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -70,6 +72,10 @@ type decodeJob struct {
 	res chan decoded
 }
 
+// rawBufs recycles the buffers landing objects are decompressed into;
+// nothing decoded keeps a reference to them.
+var rawBufs = sync.Pool{New: func() any { return new([]byte) }}
+
 // decodeAhead is how many landing objects the decode workers may run
 // ahead of the merge; it bounds the memory they hold beyond a chunk.
 const decodeAhead = 4
@@ -115,7 +121,13 @@ func (c *Compactor) decode(ctx context.Context, key string) decoded {
 		d.err = err
 		return d
 	}
-	raw, err := c.landing.Decompress(data)
+	buf := rawBufs.Get().(*[]byte)
+	defer rawBufs.Put(buf)
+	raw, err := c.landing.dec.DecodeAll(data, (*buf)[:0])
+	if err != nil {
+		err = fmt.Errorf("decompress landing object: %w", err)
+	}
+	*buf = raw[:0] // keep the grown buffer for the next object
 	var doc *landingDoc
 	if err == nil {
 		doc, err = parseLanding(raw)
@@ -156,6 +168,11 @@ func (d *decoded) records(doc *landingDoc, model, key string) error {
 		if !ok {
 			route = PartitionFile(model, time.UnixMicro(us))
 			dayRoute[day] = route
+		}
+		if src.cols == nil {
+			// Size the arenas once from the first record's width.
+			n := doc.header.Records * len(ns)
+			src.cols, src.vals = make([]int32, 0, n), make([]float64, 0, n)
 		}
 		r := row{src: src, ts: us, off: int32(len(src.cols)), n: int32(len(ns))}
 		for i, n := range ns {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -63,6 +64,7 @@ func compactCommand(stdout, stderr io.Writer) *ffcli.Command {
 		w         window
 		retention time.Duration
 		chunk     string
+		cpuprof   string
 	)
 	fs := flag.NewFlagSet("idmtelemetry compact", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -70,6 +72,7 @@ func compactCommand(stdout, stderr io.Writer) *ffcli.Command {
 	w.register(fs, "batches received")
 	fs.DurationVar(&retention, "retention", 7*24*time.Hour, "how long consumed landing objects are kept, and how far back unconsumed ones are looked for (IDMT_RETENTION)")
 	fs.StringVar(&chunk, "chunk", "256MiB", "landing JSON merged at once; bounds memory (IDMT_CHUNK)")
+	fs.StringVar(&cpuprof, "cpuprofile", "", "write a Go CPU profile of the run to this file (diagnostics)")
 	return &ffcli.Command{
 		Name:       "compact",
 		ShortUsage: "idmtelemetry compact [--day D | --from D --to D] [flags]",
@@ -108,6 +111,17 @@ Afterwards, consumed landing objects older than --retention are deleted
 				lake.WithProgress(progress(stderr, "compacting landing objects")))
 			if err != nil {
 				return err
+			}
+			if cpuprof != "" {
+				f, err := os.Create(cpuprof)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			start := time.Now()
 			res, err := comp.Compact(ctx)

@@ -3,10 +3,11 @@ GO       ?= go
 BIN      := bin/idmtelemetry
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
-PKGS     := ./...
+# Product packages; bench/ holds comparison studies with their own targets.
+PKGS     := $(shell $(GO) list ./... | grep -v /bench/)
 FUZZTIME ?= 60s
 
-.PHONY: help build run test bench fuzz lint clean
+.PHONY: help build run test bench bench-parquet fuzz lint clean
 
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,11 +19,15 @@ run: build ## Run the server on the embedded default (./var): prints URL, token 
 	./$(BIN) serve --log-format text
 
 test: ## Run every test with the race detector (what CI runs).
-	$(GO) vet $(PKGS)
+	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -short -count=1 ./bench/...
 
 bench: ## Run the benchmarks (figures go to docs/BENCHMARKS.md).
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
+
+bench-parquet: ## Compare arrow-go and parquet-go on the lake's file shape (minutes; see bench/parquet/README.md).
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./bench/parquet
 
 fuzz: ## Fuzz the payload decoder for FUZZTIME (default 60s).
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./ingest

@@ -200,63 +200,72 @@ func readArrowColumns(r parquet.ReaderAtSeeker, mem memory.Allocator, fn func(*b
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0, 3:
-				ccr := cr.(*file.ByteArrayColumnChunkReader)
-				got, err := readAll(n, func(lo int) (int64, int, error) {
-					return ccr.ReadBatch(int64(n-lo), bas[lo:n], nil, nil)
-				})
-				if err != nil {
-					return err
-				}
-				in, dst := &instIn, &b.inst
-				if c == 3 {
-					in, dst = &verIn, &b.ver
-				}
-				for _, v := range bas[:got] {
-					*dst = append(*dst, in.bytes(v))
-				}
-			case 1, 2:
-				ccr := cr.(*file.Int64ColumnChunkReader)
-				dst := &b.ts
-				if c == 2 {
-					dst = &b.recv
-				}
-				*dst = (*dst)[:n]
-				if _, err := readAll(n, func(lo int) (int64, int, error) {
-					return ccr.ReadBatch(int64(n-lo), (*dst)[lo:n], nil, nil)
-				}); err != nil {
-					return err
-				}
-			default:
-				ccr := cr.(*file.Float64ColumnChunkReader)
-				// ReadBatch packs the non-null values at the front of its
-				// chunk; track both offsets.
-				levels, values := 0, 0
-				for levels < n {
-					total, nv, err := ccr.ReadBatch(int64(n-levels), dense[values:n], defLvl[levels:n], nil)
-					if err != nil {
-						return err
-					}
-					if total == 0 {
-						return fmt.Errorf("column %d: short read %d of %d", c, levels, n)
-					}
-					levels += int(total)
-					values += nv
-				}
-				j := c - numKeys
-				scatter(b.vals[j][:n], b.valid[j][:n], dense[:values], defLvl[:n])
-				b.vals[j], b.valid[j] = b.vals[j][:n], b.valid[j][:n]
-			}
+			err = readArrowColumn(cr, c, n, &b, &instIn, &verIn, bas, dense, defLvl)
 			// Pitfall: column chunk readers hold allocator buffers (pages,
 			// decompression) until closed.
-			if err := cr.Close(); err != nil {
+			if cerr := cr.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
 				return err
 			}
 		}
 		if err := fn(&b); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// readArrowColumn reads column c (n rows) of a row group into b.
+func readArrowColumn(cr file.ColumnChunkReader, c, n int, b *batch, instIn, verIn *interner, bas []parquet.ByteArray, dense []float64, defLvl []int16) error {
+	switch c {
+	case 0, 3:
+		ccr := cr.(*file.ByteArrayColumnChunkReader)
+		got, err := readAll(n, func(lo int) (int64, int, error) {
+			return ccr.ReadBatch(int64(n-lo), bas[lo:n], nil, nil)
+		})
+		if err != nil {
+			return err
+		}
+		in, dst := instIn, &b.inst
+		if c == 3 {
+			in, dst = verIn, &b.ver
+		}
+		for _, v := range bas[:got] {
+			*dst = append(*dst, in.bytes(v))
+		}
+	case 1, 2:
+		ccr := cr.(*file.Int64ColumnChunkReader)
+		dst := &b.ts
+		if c == 2 {
+			dst = &b.recv
+		}
+		*dst = (*dst)[:n]
+		if _, err := readAll(n, func(lo int) (int64, int, error) {
+			return ccr.ReadBatch(int64(n-lo), (*dst)[lo:n], nil, nil)
+		}); err != nil {
+			return err
+		}
+	default:
+		ccr := cr.(*file.Float64ColumnChunkReader)
+		// ReadBatch packs the non-null values at the front of its
+		// chunk; track both offsets.
+		levels, values := 0, 0
+		for levels < n {
+			total, nv, err := ccr.ReadBatch(int64(n-levels), dense[values:n], defLvl[levels:n], nil)
+			if err != nil {
+				return err
+			}
+			if total == 0 {
+				return fmt.Errorf("column %d: short read %d of %d", c, levels, n)
+			}
+			levels += int(total)
+			values += nv
+		}
+		j := c - numKeys
+		scatter(b.vals[j][:n], b.valid[j][:n], dense[:values], defLvl[:n])
+		b.vals[j], b.valid[j] = b.vals[j][:n], b.valid[j][:n]
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,12 +57,22 @@ func TestDuckDB(t *testing.T) {
 	out := newSink(1 << 30)
 	sizes := map[string]int{}
 	var arrowPath string
-	for _, w := range writers {
+	files := writers
+	tunedIdx := slices.IndexFunc(encodings, func(e encodingChoice) bool { return e.name == "tuned" })
+	files = append(files[:len(files):len(files)],
+		namedWriter{"arrow-cols tuned", func(s *sink, d *dataset, rg int, mem memory.Allocator) error {
+			return writeArrowColumns(s, d, rg, mem, encodingProps(tunedIdx, d.fields, rg, mem))
+		}},
+		namedWriter{"pqgo-rows tuned", func(s *sink, d *dataset, rg int, _ memory.Allocator) error {
+			return writePqgoRows(s, d, rg, pqgoTuned(d.fields, rg))
+		}},
+	)
+	for _, w := range files {
 		out.Reset()
 		if err := w.write(out, d, rg, memory.NewGoAllocator()); err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join(dir, w.name+".parquet")
+		path := filepath.Join(dir, strings.ReplaceAll(w.name, " ", "-")+".parquet")
 		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +126,7 @@ func TestDuckDB(t *testing.T) {
 			if _, err := db.Exec(fmt.Sprintf("SELECT * FROM %s", src)); err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("DuckDB read %d rows in %s (1 thread, SELECT *)", n, time.Since(start).Round(time.Millisecond))
+			t.Logf("%s: DuckDB read %d rows in %s (1 thread, SELECT *)", w.name, n, time.Since(start).Round(time.Millisecond))
 		})
 	}
 
@@ -136,8 +147,10 @@ func TestDuckDB(t *testing.T) {
 		}
 		var groups int64
 		db.QueryRow(fmt.Sprintf("SELECT count(DISTINCT row_group_id) FROM parquet_metadata('%s')", path)).Scan(&groups)
-		t.Logf("%-30s %9d bytes  %5.2f B/row  %d row groups  (read+write %s, 1 thread); arrow-cols is %.3f×, pqgo-rows %.3f× of it",
-			c.name, fi.Size(), float64(fi.Size())/float64(d.n), groups, el.Round(time.Millisecond),
-			float64(sizes["arrow-cols"])/float64(fi.Size()), float64(sizes["pqgo-rows"])/float64(fi.Size()))
+		t.Logf("%-30s %9d bytes  %5.2f B/row  %d row groups  (read+write %s, 1 thread)",
+			c.name, fi.Size(), float64(fi.Size())/float64(d.n), groups, el.Round(time.Millisecond))
+		for _, w := range []string{"arrow-cols", "pqgo-rows", "arrow-cols tuned", "pqgo-rows tuned"} {
+			t.Logf("    %-18s %5.2f B/row = %.3f× DuckDB's", w, float64(sizes[w])/float64(d.n), float64(sizes[w])/float64(fi.Size()))
+		}
 	}
 }

@@ -6,19 +6,34 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
+	pq "github.com/parquet-go/parquet-go"
 )
 
 // encodings are file-format choices beyond the brief's settings (PLAIN
 // doubles, dictionary strings, zstd default level). They are properties of
 // the format, available in both libraries; they are measured with arrow-go's
 // column writer and read back with both readers.
-var encodings = []struct {
+type encodingChoice struct {
 	name string
 	opts func(fields []string) []parquet.WriterProperty
-}{
+}
+
+var encodings = []encodingChoice{
 	{"brief", nil},
 	{"dict-all", func([]string) []parquet.WriterProperty {
 		return []parquet.WriterProperty{parquet.WithDictionaryDefault(true)}
+	}},
+	{"dict-metrics+cost-fallback", func(fields []string) []parquet.WriterProperty {
+		return append(forMetrics(fields, func(f string) parquet.WriterProperty {
+			return parquet.WithDictionaryFor(f, true)
+		}), forMetrics(fields, func(f string) parquet.WriterProperty {
+			return parquet.WithDictionaryCostFallbackFor(f, true)
+		})...)
+	}},
+	{"dict-metrics+limit-32k", func(fields []string) []parquet.WriterProperty {
+		return append(forMetrics(fields, func(f string) parquet.WriterProperty {
+			return parquet.WithDictionaryFor(f, true)
+		}), parquet.WithDictionaryPageSizeLimit(32<<10))
 	}},
 	{"bss", func(fields []string) []parquet.WriterProperty {
 		return forMetrics(fields, func(f string) parquet.WriterProperty {
@@ -30,6 +45,16 @@ var encodings = []struct {
 			parquet.WithEncodingFor("timestamp", parquet.Encodings.DeltaBinaryPacked),
 			parquet.WithEncodingFor("received_at", parquet.Encodings.DeltaBinaryPacked),
 		}
+	}},
+	{"tuned", func(fields []string) []parquet.WriterProperty { // dict-metrics+cost-fallback+delta-ts
+		return append(append(forMetrics(fields, func(f string) parquet.WriterProperty {
+			return parquet.WithDictionaryFor(f, true)
+		}), forMetrics(fields, func(f string) parquet.WriterProperty {
+			return parquet.WithDictionaryCostFallbackFor(f, true)
+		})...),
+			parquet.WithEncodingFor("timestamp", parquet.Encodings.DeltaBinaryPacked),
+			parquet.WithEncodingFor("received_at", parquet.Encodings.DeltaBinaryPacked),
+		)
 	}},
 	{"zstd-1", func([]string) []parquet.WriterProperty {
 		return []parquet.WriterProperty{parquet.WithCompressionLevel(1)}
@@ -72,10 +97,16 @@ func encodingProps(i int, fields []string, rowGroupRows int, mem memory.Allocato
 // TestEncodings writes the partition with each encoding choice, checks that
 // both readers return every value and null, and logs the sizes.
 func TestEncodings(t *testing.T) {
+	if raceEnabled {
+		t.Skip("a size study; slow under the race detector, and single-goroutine")
+	}
 	d, rg := testData(t)
 	out := newSink(1 << 30)
 	var base int
 	for i, e := range encodings {
+		if testing.Short() && e.name != "brief" && e.name != "tuned" {
+			continue
+		}
 		out.Reset()
 		mem := memory.NewGoAllocator()
 		if err := writeArrowColumns(out, d, rg, mem, encodingProps(i, d.fields, rg, mem)); err != nil {
@@ -95,16 +126,52 @@ func TestEncodings(t *testing.T) {
 			})
 		}
 	}
+	// The same choices with parquet-go (row writer).
+	for _, c := range []struct {
+		name string
+		opts []pq.WriterOption
+	}{{"pqgo brief", nil}, {"pqgo tuned", pqgoTuned(d.fields, rg)}} {
+		out.Reset()
+		if err := writePqgoRows(out, d, rg, c.opts); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		t.Logf("%-24s %9d bytes  %5.2f B/row  %.3f× brief", c.name, out.Len(), float64(out.Len())/float64(d.n), float64(out.Len())/float64(base))
+		for _, r := range readers[1:] {
+			t.Run(fmt.Sprintf("%s/%s", c.name, r.name), func(t *testing.T) {
+				var got dataset
+				if err := r.read(out.Bytes(), memory.NewGoAllocator(), collect(d.fields, &got)); err != nil {
+					t.Fatal(err)
+				}
+				compare(t, d, &got)
+			})
+		}
+	}
+}
+
+// pqgoTuned is the "tuned" encoding with parquet-go: dictionary-encoded
+// metrics that fall back to PLAIN past DictionaryMaxBytes, and
+// DELTA_BINARY_PACKED timestamps.
+func pqgoTuned(fields []string, rowGroupRows int) []pq.WriterOption {
+	dictString := pq.Encoded(pq.String(), &pq.RLEDictionary)
+	ts := pq.Encoded(pq.Timestamp(pq.Microsecond), &pq.DeltaBinaryPacked)
+	g := orderedGroup{{dictString, "installation_id"}, {ts, "timestamp"}, {ts, "received_at"}, {dictString, "collector_version"}}
+	for _, f := range fields {
+		g = append(g, orderedField{pq.Optional(pq.Encoded(pq.Leaf(pq.DoubleType), &pq.RLEDictionary)), f})
+	}
+	return append(pqgoWriterOptions(pq.NewSchema("schema", g), rowGroupRows), pq.DictionaryMaxBytes(32<<10))
 }
 
 // BenchmarkEncoding measures write (arrow-go column writer) and read
-// (parquet-go pages, arrow-go columns) speed for each encoding choice, 64k-row
-// groups.
+// (parquet-go pages) speed for the encoding choices, 64k-row groups.
 func BenchmarkEncoding(b *testing.B) {
 	d := fleetDay(b)
 	const rg = 64 << 10
+	out := newSink(1 << 30)
 	for i, e := range encodings {
-		out := newSink(1 << 30)
+		switch e.name {
+		case "dict-all", "dict-metrics+limit-32k":
+			continue // sizes only (TestEncodings)
+		}
 		b.Run(fmt.Sprintf("enc=%s/op=write", e.name), func(b *testing.B) {
 			mem := memory.NewGoAllocator()
 			props := encodingProps(i, d.fields, rg, mem)
@@ -112,12 +179,10 @@ func BenchmarkEncoding(b *testing.B) {
 			b.SetBytes(int64(out.Len()))
 			b.ReportMetric(float64(out.Len())/float64(d.n), "B/row")
 		})
-		for _, r := range readers[1:] {
-			b.Run(fmt.Sprintf("enc=%s/op=read-%s", e.name, r.name), func(b *testing.B) {
-				mem := memory.NewGoAllocator()
-				run(b, d.n, func() error { return r.read(out.Bytes(), mem, func(*batch) error { return nil }) })
-				b.SetBytes(int64(out.Len()))
-			})
-		}
+		r := readers[2] // pqgo-pages
+		b.Run(fmt.Sprintf("enc=%s/op=read-%s", e.name, r.name), func(b *testing.B) {
+			run(b, d.n, func() error { return r.read(out.Bytes(), nil, func(*batch) error { return nil }) })
+			b.SetBytes(int64(out.Len()))
+		})
 	}
 }

@@ -10,7 +10,7 @@ FUZZTIME ?= 60s
 .PHONY: help build run test bench bench-parquet fuzz lint clean
 
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build bin/idmtelemetry.
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/idmtelemetry

@@ -127,14 +127,23 @@ func (c *Compactor) Compact(ctx context.Context) (CompactResult, error) {
 			os.RemoveAll(scratch.dir)
 		}
 	}()
+	// A chunk spills while the next one decodes; at most one spill runs,
+	// so memory holds two chunks at most.
+	spilling := make(chan error, 1)
+	spilling <- nil
 	for done, seq := 0, 0; done < len(pending); seq++ {
 		parts, names, n, err := c.chunk(ctx, results, pending[done:], done, len(pending), &res)
 		if err != nil {
+			<-spilling
 			return res, err
 		}
 		done += n
+		if err := <-spilling; err != nil {
+			return res, err
+		}
 		if done == len(pending) {
 			last, nt = parts, names
+			spilling <- nil
 			break
 		}
 		if scratch == nil {
@@ -142,9 +151,11 @@ func (c *Compactor) Compact(ctx context.Context) (CompactResult, error) {
 				return res, err
 			}
 		}
-		if err := c.spill(ctx, scratch, seq, parts, names, runs); err != nil {
-			return res, err
-		}
+		keys := c.addRuns(seq, parts, runs)
+		go func() { spilling <- c.spill(ctx, scratch, seq, keys, parts, names) }()
+	}
+	if err := <-spilling; err != nil {
+		return res, err
 	}
 	keys := slices.Sorted(maps.Keys(runs))
 	for k := range last {
@@ -207,16 +218,24 @@ func openScratch() (*Bucket, error) {
 	return b, nil
 }
 
-// spill writes each partition of a chunk as a sorted run.
-func (c *Compactor) spill(ctx context.Context, scratch *Bucket, seq int, parts map[string]*partition, nt *names, runs map[string][]string) error {
+// addRuns names the runs a chunk's partitions spill to and records them.
+func (c *Compactor) addRuns(seq int, parts map[string]*partition, runs map[string][]string) []string {
 	keys := slices.Sorted(maps.Keys(parts))
+	for _, k := range keys {
+		runs[k] = append(runs[k], runName(seq, k))
+	}
+	return keys
+}
+
+func runName(seq int, partition string) string { return fmt.Sprintf("runs/%06d/%s", seq, partition) }
+
+// spill writes each partition of a chunk as a sorted run.
+func (c *Compactor) spill(ctx context.Context, scratch *Bucket, seq int, keys []string, parts map[string]*partition, nt *names) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, k := range keys {
-		run := fmt.Sprintf("runs/%06d/%s", seq, k)
-		runs[k] = append(runs[k], run)
 		g.Go(func() error {
-			_, err := c.mergeTo(gctx, scratch, run, mergeInput{mem: parts[k]}, nt, nil)
+			_, err := c.mergeTo(gctx, scratch, runName(seq, k), mergeInput{mem: parts[k]}, nt, nil)
 			return err
 		})
 	}

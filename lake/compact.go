@@ -227,8 +227,6 @@ func (c *Compactor) addRuns(seq int, parts map[string]*partition, runs map[strin
 	return keys
 }
 
-func runName(seq int, partition string) string { return fmt.Sprintf("runs/%06d/%s", seq, partition) }
-
 // spill writes each partition of a chunk as a sorted run.
 func (c *Compactor) spill(ctx context.Context, scratch *Bucket, seq int, keys []string, parts map[string]*partition, nt *names) error {
 	g, gctx := errgroup.WithContext(ctx)

@@ -67,6 +67,12 @@ func QuarantineKey(landingKey string) string {
 	return "_quarantine/" + landingKey
 }
 
+// runName is where compaction spills chunk seq of a partition in its
+// local scratch bucket (not the lake's bucket).
+func runName(seq int, partition string) string {
+	return fmt.Sprintf("runs/%06d/%s", seq, partition)
+}
+
 // landingHour parses the received day and hour out of a landing key.
 func landingHour(key string) (day time.Time, hour int, ok bool) {
 	rest, found := strings.CutPrefix(key, LandingPrefix)

@@ -191,8 +191,14 @@ func TestCompactExactlyOnce(t *testing.T) {
 // snapshot returns every object the lake protocol writes, by key.
 func snapshot(t *testing.T, b *Bucket) map[string][]byte {
 	t.Helper()
+	return objects(t, b, TelemetryPrefix, "_lake/", "_quarantine/")
+}
+
+// objects copies the objects under the prefixes, by key.
+func objects(t testing.TB, b *Bucket, prefixes ...string) map[string][]byte {
+	t.Helper()
 	out := map[string][]byte{}
-	for _, prefix := range []string{TelemetryPrefix, "_lake/", "_quarantine/"} {
+	for _, prefix := range prefixes {
 		err := b.List(context.Background(), prefix, func(a Attributes) error {
 			data, err := b.Get(context.Background(), a.Key)
 			out[a.Key] = data
@@ -270,16 +276,7 @@ func crashAnywhere(t *testing.T, cfg CompactConfig) {
 // snapshotAll copies the whole bucket.
 func snapshotAll(t testing.TB, b *Bucket) map[string][]byte {
 	t.Helper()
-	out := map[string][]byte{}
-	err := b.List(context.Background(), "", func(a Attributes) error {
-		data, err := b.Get(context.Background(), a.Key)
-		out[a.Key] = data
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return objects(t, b, "")
 }
 
 // restore builds a fresh mem bucket holding objects.

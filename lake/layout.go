@@ -122,3 +122,106 @@ func ValidateModel(model string) error {
 	}
 	return nil
 }
+
+// Day formats a UTC day the way keys and windows spell it (YYYY-MM-DD).
+func Day(t time.Time) string { return t.UTC().Format(dayLayout) }
+
+// ParseDay reads a day as Day writes it.
+func ParseDay(s string) (time.Time, error) {
+	t, err := time.Parse(dayLayout, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("day %q: want YYYY-MM-DD", s)
+	}
+	return t, nil
+}
+
+// parsePartitionFile reads the model's storage name and the day out of a
+// PartitionFile key.
+func parsePartitionFile(key string) (model string, day time.Time, ok bool) {
+	rest, found := strings.CutPrefix(key, TelemetryPrefix+"heatpump_model=")
+	if !found {
+		return "", time.Time{}, false
+	}
+	model, rest, found = strings.Cut(rest, "/date=")
+	if !found || model == "" || len(rest) < len(dayLayout) {
+		return "", time.Time{}, false
+	}
+	day, err := time.Parse(dayLayout, rest[:len(dayLayout)])
+	if err != nil || key != PartitionFile(model, day) {
+		return "", time.Time{}, false
+	}
+	return model, day, true
+}
+
+// Statistics (the stats job).
+const statsPrefix = "_stats/"
+
+// StatsDayKey holds the statistics of one heat-pump model (storage name)
+// for the records measured on one UTC day.
+func StatsDayKey(day time.Time, model string) string {
+	return statsPrefix + "daily/" + Day(day) + "/" + model + ".json"
+}
+
+// StatsDayPrefix lists the StatsDayKey objects of one day.
+func StatsDayPrefix(day time.Time) string { return statsPrefix + "daily/" + Day(day) + "/" }
+
+// StatsInstallationsKey holds each installation's contribution (records,
+// first and last seen) to the records measured on one UTC day.
+func StatsInstallationsKey(day time.Time) string {
+	return statsPrefix + "installations/" + Day(day) + ".json"
+}
+
+// Models (the train and publish jobs).
+const modelsPrefix = "_models/"
+
+// CandidateKey holds the model document trained on day for a model name
+// (a heat-pump model's, a family's or "community"; storage name).
+func CandidateKey(day time.Time, name string) string {
+	return modelsPrefix + "candidates/" + Day(day) + "/" + name + ".json"
+}
+
+// CandidatePrefix lists the candidates trained on one day.
+func CandidatePrefix(day time.Time) string { return modelsPrefix + "candidates/" + Day(day) + "/" }
+
+// ReleasePrefix lists every release of a model name; release IDs sort in
+// publishing order.
+func ReleasePrefix(name string) string { return modelsPrefix + "releases/" + name + "/" }
+
+// ReleaseArtefactKey holds the bytes a download of a release returns in
+// envelope format ("2" or "3").
+func ReleaseArtefactKey(name, release, format string) string {
+	return ReleasePrefix(name) + release + "/model.v" + format + ".enc"
+}
+
+// ReleaseRecordKey describes a release; it is written after its artefacts.
+func ReleaseRecordKey(name, release string) string {
+	return ReleasePrefix(name) + release + "/release.json"
+}
+
+// CurrentKey points at the release of a model name that clients get; it is
+// written last.
+func CurrentKey(name string) string { return modelsPrefix + "current/" + name + ".json" }
+
+// CurrentPrefix lists the current pointers of all model names.
+const CurrentPrefix = modelsPrefix + "current/"
+
+// Jobs (the scheduler).
+const jobsPrefix = "_jobs/"
+
+// JobRunKey holds the run record of one job for one window.
+func JobRunKey(job, window string) string { return jobsPrefix + "runs/" + job + "/" + window + ".json" }
+
+// JobRunPrefix lists the run records of one job ("" for all).
+func JobRunPrefix(job string) string {
+	if job == "" {
+		return jobsPrefix + "runs/"
+	}
+	return jobsPrefix + "runs/" + job + "/"
+}
+
+// LeasePrefix holds the scheduler lease, one object per term.
+const LeasePrefix = jobsPrefix + "lease/"
+
+// LeaseKey is term n of the scheduler lease; zero-padded so that terms
+// list in order.
+func LeaseKey(term uint64) string { return fmt.Sprintf("%s%020d.json", LeasePrefix, term) }

@@ -225,3 +225,21 @@ const LeasePrefix = jobsPrefix + "lease/"
 // LeaseKey is term n of the scheduler lease; zero-padded so that terms
 // list in order.
 func LeaseKey(term uint64) string { return fmt.Sprintf("%s%020d.json", LeasePrefix, term) }
+
+// CommunityModel is the name of the one model trained on every heat-pump
+// model's data, the last fallback.
+const CommunityModel = "community"
+
+// ModelFamily is the family of a heat-pump model's storage name: its
+// leading words, without the trailing size words that contain a digit
+// ("AERO_SLM_3-11" → "AERO_SLM", "TERRA_SW_6-17" → "TERRA_SW"). A name
+// whose every word after the first has a digit keeps its first word
+// ("iPUMP_A3-11" → "iPUMP"). The family of a family is itself.
+func ModelFamily(storage string) string {
+	words := strings.Split(storage, "_")
+	n := len(words)
+	for n > 1 && strings.ContainsAny(words[n-1], "0123456789") {
+		n--
+	}
+	return strings.Join(words[:n], "_")
+}

@@ -50,3 +50,14 @@ func TestLandingKey(t *testing.T) {
 		t.Fatalf("%q is not under %q", got, LandingDayPrefix(at))
 	}
 }
+
+func TestModelFamily(t *testing.T) {
+	for in, want := range map[string]string{
+		"AERO_SLM_3-11": "AERO_SLM", "TERRA_SW_6-17": "TERRA_SW", "iPUMP_A3-11": "iPUMP",
+		"AERO_SLM": "AERO_SLM", "X": "X", "ALM_4-12_(2019)": "ALM",
+	} {
+		if got := ModelFamily(in); got != want {
+			t.Errorf("ModelFamily(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

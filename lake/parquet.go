@@ -171,20 +171,29 @@ type partReader struct {
 	cols    []*array.Float64 // indexed like metrics
 }
 
-func openPartReader(ctx context.Context, b *Bucket, key string) (*partReader, error) {
+// openParquet opens a lake file for Arrow reads; close the returned source.
+func openParquet(ctx context.Context, b *Bucket, key string) (*RandomReader, *pqarrow.FileReader, error) {
 	src, err := b.OpenRandom(ctx, key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pf, err := file.NewParquetReader(src)
 	if err != nil {
 		src.Close()
-		return nil, fmt.Errorf("open parquet %s: %w", key, err)
+		return nil, nil, fmt.Errorf("open parquet %s: %w", key, err)
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: batchRows}, memory.DefaultAllocator)
 	if err != nil {
 		src.Close()
-		return nil, fmt.Errorf("open parquet %s: %w", key, err)
+		return nil, nil, fmt.Errorf("open parquet %s: %w", key, err)
+	}
+	return src, fr, nil
+}
+
+func openPartReader(ctx context.Context, b *Bucket, key string) (*partReader, error) {
+	src, fr, err := openParquet(ctx, b, key)
+	if err != nil {
+		return nil, err
 	}
 	schema, err := fr.Schema()
 	if err != nil {

@@ -100,3 +100,33 @@ func Scan(ctx context.Context, b *Bucket, key string, fn func(*Columns) error) e
 	}
 	return nil
 }
+
+// Installations counts the rows of each installation in a partition file,
+// reading only the installation_id column.
+func Installations(ctx context.Context, b *Bucket, key string) (map[string]int64, error) {
+	src, fr, err := openParquet(ctx, b, key)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	rr, err := fr.GetRecordReader(ctx, []int{0}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read parquet %s: %w", key, err)
+	}
+	defer rr.Release()
+	out := map[string]int64{}
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		col, ok := rec.Column(0).(*array.String)
+		if !ok || rec.Schema().Field(0).Name != colInstallation {
+			return nil, fmt.Errorf("parquet %s: first column is not %s", key, colInstallation)
+		}
+		for i := range col.Len() {
+			out[col.Value(i)]++
+		}
+	}
+	if err := rr.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return out, nil
+}

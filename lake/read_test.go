@@ -44,6 +44,11 @@ func TestListAndScanPartitions(t *testing.T) {
 		t.Fatalf("one day: %+v %v", one, err)
 	}
 
+	counts, err := Installations(ctx, b, all[0].Key)
+	if err != nil || len(counts) != 1 || counts[instID(2)] != 2 {
+		t.Fatalf("installations %v %v", counts, err)
+	}
+
 	var rows []float64
 	err = Scan(ctx, b, all[0].Key, func(c *Columns) error {
 		if len(c.Metrics) != 2 || c.Metrics[0] != "power_current" || c.Metrics[1] != "temp_outside" {

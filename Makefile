@@ -15,8 +15,8 @@ help: ## Show this help.
 build: ## Build bin/idmtelemetry.
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/idmtelemetry
 
-run: build ## Run the server on the embedded default (./var): prints URL, token and a curl example.
-	./$(BIN) serve --log-format text
+run: build ## Run server and job scheduler on the embedded default (./var): prints URL, token, keys and a curl example.
+	./$(BIN) run --log-format text
 
 test: ## Run every test with the race detector (what CI runs).
 	$(GO) vet ./...

@@ -32,14 +32,17 @@
 //     "failed" and does not try that job again in the same pass. The next
 //     trigger that covers the window tries again.
 //   - halted: the job's error wraps ErrHalt (an invariant is broken). The
-//     record is also copied to lake.JobRunKey(job, "halted"), the job's
-//     halt marker, and the job is not run again, by this scheduler or any
-//     later one, until RunNow with force succeeds and deletes the marker.
+//     record is also copied to lake.JobHaltKey(job), the job's halt
+//     marker, and the job is not run again, by this scheduler or any later
+//     one, until RunNow with force succeeds and deletes the marker.
 //     idmt_jobs_halted{job} is 1 meanwhile; the process keeps serving.
 //
 // Dependents run only after their predecessor succeeded for the same
 // window. Jobs must be idempotent: a rerun after a crash at any point
 // converges to the state of one uninterrupted run (DESIGN.md invariant 3).
+// A record that exists but does not decode (damaged from outside: every
+// write is atomic) counts as missing, so the job runs again; a halt marker
+// that does not decode counts as a halt.
 //
 // # Lease
 //
@@ -83,12 +86,48 @@
 // while. Jobs are idempotent, so such a rare double run converges; the
 // record of each attempt names the lease term it started under.
 //
-// On a file:// bucket, gocloud's IfNotExist is atomic only within one
-// process, so run one scheduler process per local bucket; several replicas
-// need an object store (s3, gs, azblob), whose conditional creates are
-// atomic.
+// Conditional creates are atomic on every driver: object stores do them
+// server-side, and lake.Bucket commits them on file:// buckets with a hard
+// link, which fails if the name exists whichever process made it. Several
+// scheduler processes may therefore share a local bucket folder (on a
+// local file system; network file systems may not make link atomic).
 //
-// Operators run one job (RunNow) or a range of days (Backfill) under the
-// same lease: they work when no scheduler holds it, and fail with
-// ErrLeaseHeld, naming the holder, when one does.
+// # Running jobs now
+//
+// Operators run one job, or the whole nightly pipeline (the job name
+// Pipeline), for one window with RunNow; a forced run (force) reruns done
+// windows and clears a halt when it succeeds. Each job gets one attempt,
+// and a pipeline stops at the first job that does not succeed. RunNow
+// returns the run record of every job it ran or found done, in order.
+//
+// RunNow needs the lease too. When its runner holds it (from Run) or can
+// take it, the work runs in the calling process. When another scheduler
+// holds it, RunNow hands the work over as a request:
+//
+//  1. It writes lake.JobRequestKey(id) with IfNotExist: {id, job, window,
+//     force, requested_at, requester}, id a ULID taken at requested_at.
+//  2. The holder lists lake.JobRequestPrefix when it takes the lease and
+//     every LeaseTTL/3 after, between passes (a request that comes during
+//     a pass waits for it, as jobs run one at a time), and handles the
+//     requests oldest first: it writes lake.JobResultKey(id) as
+//     "running", runs the work under its lease exactly as RunNow would,
+//     writes the result ("done" or "failed", with the records and the
+//     error) and deletes the request. A request the lease's end cuts
+//     short stays for the next holder; one older than a day is answered
+//     "failed" (expired) without running. A result already final when a
+//     request is met again (a crash between the two writes) only gets the
+//     request deleted.
+//  3. RunNow polls the result (every LeaseTTL/10, at most 1 s) until it is
+//     final and returns its records and its error, which matches ErrHalt,
+//     ErrHalted, ErrUnknownJob or ErrWindow with errors.Is as a local one
+//     would. Every LeaseTTL/3 it also tries to take the lease, so that a
+//     request is not stranded by a holder that stops: if it gets it, it
+//     runs the request itself, the same way. If ctx ends first, it deletes
+//     a request that no scheduler has started (one that a holder read just
+//     before still runs) and returns ctx's error.
+//  4. Results are deleted by the holder a day after their request ended.
+//
+// Backfill runs a range of days under the lease and does not send
+// requests: it fails with ErrLeaseHeld, naming the holder, while another
+// scheduler holds the lease (RunNow with Pipeline, day by day, does not).
 package jobs

@@ -247,3 +247,15 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map
 }
 
 func fail(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// runOne calls RunNow for a single job and returns its one record.
+func runOne(r *Runner, job, window string, force bool) (Record, error) {
+	recs, err := r.RunNow(context.Background(), job, window, force)
+	switch len(recs) {
+	case 0:
+		return Record{}, err
+	case 1:
+		return recs[0], err
+	}
+	return Record{}, fmt.Errorf("run now of one job returned %d records", len(recs))
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,14 +70,11 @@ func parseTerm(key string) (uint64, bool) {
 func (l *lease) latest(ctx context.Context) (term, []uint64, error) {
 	for range 3 {
 		var terms []uint64
-		err := readAgain(ctx, func() error {
-			terms = terms[:0]
-			return l.bucket.List(ctx, lake.LeasePrefix, func(a lake.Attributes) error {
-				if n, ok := parseTerm(a.Key); ok {
-					terms = append(terms, n)
-				}
-				return nil
-			})
+		err := l.bucket.List(ctx, lake.LeasePrefix, func(a lake.Attributes) error {
+			if n, ok := parseTerm(a.Key); ok {
+				terms = append(terms, n)
+			}
+			return nil
 		})
 		if err != nil {
 			return term{}, nil, err
@@ -84,29 +82,17 @@ func (l *lease) latest(ctx context.Context) (term, []uint64, error) {
 		if len(terms) == 0 {
 			return term{}, nil, nil
 		}
-		top := terms[0]
-		for _, n := range terms {
-			top = max(top, n)
+		top := slices.Max(terms)
+		data, err := l.bucket.Get(ctx, lake.LeaseKey(top))
+		if errors.Is(err, lake.ErrNotFound) {
+			continue // deleted since the listing: list again
 		}
-		var (
-			t    term
-			gone bool
-		)
-		err = readAgain(ctx, func() error {
-			data, err := l.bucket.Get(ctx, lake.LeaseKey(top))
-			if gone = errors.Is(err, lake.ErrNotFound); gone {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			return json.Unmarshal(data, &t)
-		})
 		if err != nil {
 			return term{}, nil, fmt.Errorf("read lease term %d: %w", top, err)
 		}
-		if gone {
-			continue // deleted since the listing: list again
+		var t term
+		if err := json.Unmarshal(data, &t); err != nil {
+			return term{}, nil, fmt.Errorf("read lease term %d: %w", top, err)
 		}
 		t.Term = top
 		return t, terms, nil

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -78,74 +77,64 @@ type Record struct {
 	Term uint64 `json:"term,omitempty"`
 }
 
-// haltWindow is the window name of a job's halt marker: the record of the
-// run that halted it, kept at lake.JobRunKey(job, haltWindow) until a
-// forced run succeeds. It sorts after every date, and no real window
-// spells it.
-const haltWindow = "halted"
+// errUnreadable reports a run record, halt marker or request that exists
+// but does not decode. Every write is atomic, so only outside damage (a
+// hand edit, a disk fault) makes one. The runner counts such a run record
+// as missing and runs the job again (jobs are idempotent), takes such a
+// halt marker for a halt, and answers such a request with a failure.
+var errUnreadable = errors.New("unreadable object")
 
-// errUnreadable reports a run record that exists but cannot be read back
-// even after retries. A local file bucket keeps an object's attributes in a
-// sidecar file that it rewrites in place, so a crash while a record is
-// replaced can leave it so. The runner counts such a record as missing and
-// reruns the job, whose new record replaces it; jobs are idempotent.
-var errUnreadable = errors.New("unreadable run record")
-
-// readAgain retries a read a few times. On a local file bucket a listing
-// that meets another writer's temporary file as it is renamed away, or a
-// read of an object while it is replaced, fails for a moment.
-func readAgain(ctx context.Context, fn func() error) error {
-	var err error
-	for _, wait := range []time.Duration{0, 5 * time.Millisecond, 25 * time.Millisecond, 100 * time.Millisecond} {
-		if !sleep(ctx, wait) {
-			return ctx.Err()
-		}
-		if err = fn(); err == nil || ctx.Err() != nil {
-			return err
-		}
+// getJSON decodes the object at key into v and reports whether it exists.
+func getJSON(ctx context.Context, b *lake.Bucket, key string, v any) (bool, error) {
+	data, err := b.Get(ctx, key)
+	if errors.Is(err, lake.ErrNotFound) {
+		return false, nil
 	}
-	return err
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return true, fmt.Errorf("%w %s: %w", errUnreadable, key, err)
+	}
+	return true, nil
+}
+
+// putJSON writes v as indented JSON at key.
+func putJSON(ctx context.Context, b *lake.Bucket, key string, v any, ifNotExist bool) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	return b.Put(ctx, key, append(data, '\n'), lake.PutOptions{ContentType: "application/json", IfNotExist: ifNotExist})
 }
 
 func readRecord(ctx context.Context, b *lake.Bucket, job, window string) (Record, bool, error) {
-	key := lake.JobRunKey(job, window)
-	var (
-		rec   Record
-		found bool
-	)
-	err := readAgain(ctx, func() error {
-		data, err := b.Get(ctx, key)
-		if errors.Is(err, lake.ErrNotFound) {
-			found = false
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		found, rec = true, Record{}
-		return json.Unmarshal(data, &rec)
-	})
-	var syntax *json.SyntaxError
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &syntax) {
-		return Record{}, false, fmt.Errorf("%w %s: %w", errUnreadable, key, err)
-	}
+	var rec Record
+	found, err := getJSON(ctx, b, lake.JobRunKey(job, window), &rec)
 	if err != nil {
 		return Record{}, false, err
 	}
 	return rec, found, nil
 }
 
-func writeRecord(ctx context.Context, b *lake.Bucket, window string, rec Record) error {
-	data, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode run record: %w", err)
-	}
-	return b.Put(ctx, lake.JobRunKey(rec.Job, window), append(data, '\n'), lake.PutOptions{ContentType: "application/json"})
+func writeRecord(ctx context.Context, b *lake.Bucket, rec Record) error {
+	return putJSON(ctx, b, lake.JobRunKey(rec.Job, rec.Window), rec, false)
 }
 
 // readHalt returns the record that halted job, if it is halted.
 func readHalt(ctx context.Context, b *lake.Bucket, job string) (Record, bool, error) {
-	return readRecord(ctx, b, job, haltWindow)
+	var rec Record
+	found, err := getJSON(ctx, b, lake.JobHaltKey(job), &rec)
+	if err != nil {
+		return Record{}, false, err
+	}
+	return rec, found, nil
+}
+
+// writeHalt makes rec, the record of a run that halted its job, the job's
+// halt marker.
+func writeHalt(ctx context.Context, b *lake.Bucket, rec Record) error {
+	return putJSON(ctx, b, lake.JobHaltKey(rec.Job), rec, false)
 }
 
 // Records returns the run records of job ("" for every job), newest window
@@ -155,20 +144,17 @@ func Records(ctx context.Context, b *lake.Bucket, job string, limit int) ([]Reco
 	type ref struct{ job, window string }
 	var refs []ref
 	root := lake.JobRunPrefix("")
-	err := readAgain(ctx, func() error {
-		refs = refs[:0]
-		return b.List(ctx, lake.JobRunPrefix(job), func(a lake.Attributes) error {
-			rest, ok := strings.CutPrefix(a.Key, root)
-			if !ok {
-				return nil
-			}
-			j, w, ok := strings.Cut(strings.TrimSuffix(rest, ".json"), "/")
-			if !ok || w == haltWindow || lake.JobRunKey(j, w) != a.Key {
-				return nil
-			}
-			refs = append(refs, ref{j, w})
+	err := b.List(ctx, lake.JobRunPrefix(job), func(a lake.Attributes) error {
+		rest, ok := strings.CutPrefix(a.Key, root)
+		if !ok {
 			return nil
-		})
+		}
+		j, w, ok := strings.Cut(strings.TrimSuffix(rest, ".json"), "/")
+		if !ok || lake.JobRunKey(j, w) != a.Key {
+			return nil
+		}
+		refs = append(refs, ref{j, w})
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -31,9 +31,11 @@ type Runner struct {
 	lease     *lease
 
 	// exec serialises job execution in this process: scheduled passes,
-	// RunNow and Backfill never run two jobs at once, so no two jobs
-	// rewrite the same objects concurrently.
+	// requests, RunNow and Backfill never run two jobs at once, so no two
+	// jobs rewrite the same objects concurrently.
 	exec sync.Mutex
+	// swept is when handled requests were last cleaned up; exec guards it.
+	swept time.Time
 
 	mu     sync.Mutex
 	active *holding // the lease while this runner holds it
@@ -66,6 +68,9 @@ func NewRunner(bucket *lake.Bucket, log *slog.Logger, reg *prometheus.Registry, 
 		}
 		if seen[j.Name] {
 			return nil, fmt.Errorf("job %s: named twice", j.Name)
+		}
+		if j.Name == Pipeline {
+			return nil, fmt.Errorf("job %s: the name stands for the whole nightly pipeline", j.Name)
 		}
 		seen[j.Name] = true
 	}
@@ -187,14 +192,19 @@ func (r *Runner) drop(h *holding, release bool) {
 	r.metrics.leaseHeld.Set(0)
 }
 
-// serve runs the catch-up passes at once and then on every trigger of the
-// schedules, until the holding ends.
+// serve handles pending requests and runs the catch-up passes at once,
+// then handles requests every LeaseTTL/3 and runs the passes on every
+// trigger of the schedules, until the holding ends. A request that comes
+// during a pass waits for it to end.
 func (r *Runner) serve(h *holding) {
 	ctx := h.ctx
 	nightlyC, hourlyC := make(chan struct{}, 1), make(chan struct{}, 1)
+	requests := time.NewTicker(r.cfg.LeaseTTL / 3)
+	defer requests.Stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { r.tick(ctx, r.nightly, nightlyC) })
+	r.handleRequests(ctx, h)
 	if r.hourlyJob != nil {
 		wg.Go(func() { r.tick(ctx, r.hourly, hourlyC) })
 		r.passHourly(ctx, h)
@@ -204,6 +214,8 @@ func (r *Runner) serve(h *holding) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-requests.C:
+			r.handleRequests(ctx, h)
 		case <-nightlyC:
 			r.passNightly(ctx, h)
 		case <-hourlyC:
@@ -252,7 +264,7 @@ func (r *Runner) newPass(ctx context.Context) (*pass, error) {
 		rec, halted, err := readHalt(ctx, r.bucket, name)
 		if errors.Is(err, errUnreadable) {
 			// Stay on the safe side: the job stays halted until a forced
-			// run replaces the marker.
+			// run succeeds and removes the marker.
 			rec, halted = Record{Job: name, Window: "?", Outcome: Halted, Error: err.Error()}, true
 		} else if err != nil {
 			return nil, err
@@ -357,7 +369,7 @@ func (r *Runner) execute(ctx context.Context, h *holding, j Job, window string, 
 		start := time.Now()
 		var (
 			res Result
-			err = writeRecord(ctx, r.bucket, window, rec)
+			err = writeRecord(ctx, r.bucket, rec)
 		)
 		if err == nil {
 			res, err = r.call(ctx, j, window, log)
@@ -412,13 +424,13 @@ func (r *Runner) execute(ctx context.Context, h *holding, j Job, window string, 
 // record cannot be written.
 func (r *Runner) record(ctx context.Context, rec Record, p *pass) error {
 	if rec.Outcome == Halted {
-		if err := writeRecord(ctx, r.bucket, haltWindow, rec); err != nil {
+		if err := writeHalt(ctx, r.bucket, rec); err != nil {
 			return err
 		}
 		p.halts[rec.Job] = rec
 		r.metrics.halted.WithLabelValues(rec.Job).Set(1)
 	}
-	return writeRecord(ctx, r.bucket, rec.Window, rec)
+	return writeRecord(ctx, r.bucket, rec)
 }
 
 // call runs the job, turning a panic into an error so that one bad job
@@ -474,34 +486,49 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// withLease runs fn while this runner holds the lease: under the holding
-// of its Run if it has one, else under a term taken for the call and
-// released after it. It fails with ErrLeaseHeld when another scheduler
-// holds the lease. fn's context ends if the lease is lost.
-func (r *Runner) withLease(ctx context.Context, fn func(ctx context.Context, h *holding) error) error {
+// take returns a holding of the lease for a call: the one of this runner's
+// Run if it has one, else a term taken for the call (own), which the
+// caller drops with release once its work has ended. It fails with
+// ErrLeaseHeld, naming the holder, when another scheduler holds the lease.
+func (r *Runner) take(ctx context.Context) (h *holding, own bool, err error) {
 	r.mu.Lock()
-	h, own := r.active, false
-	if h == nil {
-		t, err := r.lease.acquire(ctx)
-		if err != nil {
-			r.mu.Unlock()
-			return err
-		}
-		h, own = r.lease.hold(ctx, t, r.log), true
-		r.active = h
-		r.metrics.leaseHeld.Set(1)
+	defer r.mu.Unlock()
+	if r.active != nil {
+		return r.active, false, nil
 	}
-	r.mu.Unlock()
-	if own {
-		defer func() { r.drop(h, true) }()
+	t, err := r.lease.acquire(ctx)
+	if err != nil {
+		return nil, false, err
 	}
+	h = r.lease.hold(ctx, t, r.log)
+	r.active = h
+	r.metrics.leaseHeld.Set(1)
+	return h, true, nil
+}
+
+// under runs fn as the only work of this process, with a context that
+// ends when ctx ends or the lease of h is lost.
+func (r *Runner) under(ctx context.Context, h *holding, fn func(ctx context.Context) error) error {
 	r.exec.Lock()
 	defer r.exec.Unlock()
 	jctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := context.AfterFunc(h.ctx, func() { cancel(context.Cause(h.ctx)) })
 	defer stop()
-	return fn(jctx, h)
+	return fn(jctx)
+}
+
+// withLease runs fn under the lease of take: it fails with ErrLeaseHeld
+// when another scheduler holds it.
+func (r *Runner) withLease(ctx context.Context, fn func(ctx context.Context, h *holding) error) error {
+	h, own, err := r.take(ctx)
+	if err != nil {
+		return err
+	}
+	if own {
+		defer r.drop(h, true)
+	}
+	return r.under(ctx, h, func(ctx context.Context) error { return fn(ctx, h) })
 }
 
 // job finds a job by name with the kind of window it takes.
@@ -517,56 +544,118 @@ func (r *Runner) job(name string) (Job, span, bool) {
 	return Job{}, span{}, false
 }
 
-// RunNow runs one job for one window now, once, without its predecessors,
-// for an operator (`idmtelemetry compact --day D`). A window already done
-// is not run again, and a halted job is not run, unless force is set; a
-// forced run that succeeds clears the job's halt. It needs the lease: when
-// another scheduler holds it, RunNow fails with ErrLeaseHeld naming it.
-func (r *Runner) RunNow(ctx context.Context, job, window string, force bool) (Record, error) {
-	j, sp, ok := r.job(job)
-	if !ok {
-		return Record{}, fmt.Errorf("%w %q", ErrUnknownJob, job)
+// checkRun verifies that job (or Pipeline) is known and that window is
+// spelled as its windows are.
+func (r *Runner) checkRun(job, window string) error {
+	if job == Pipeline {
+		if len(r.pipeline) == 0 {
+			return fmt.Errorf("%w %q: this runner has no nightly pipeline", ErrUnknownJob, job)
+		}
+		return checkWindow(daily, window)
 	}
-	if err := checkWindow(sp, window); err != nil {
+	_, sp, ok := r.job(job)
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownJob, job)
+	}
+	return checkWindow(sp, window)
+}
+
+// RunNow runs one job, or with job Pipeline the whole nightly pipeline in
+// order, for one window now, for an operator (`idmtelemetry jobs run`). It
+// returns the run record of each job it ran or found done, in pipeline
+// order; a pipeline stops at the first job that does not succeed, and its
+// dependents do not run.
+//
+// A window already done is not run again, and a halted job is not run,
+// unless force is set; a forced run that succeeds clears the job's halt.
+// Each job gets one attempt.
+//
+// RunNow needs the lease. When this runner holds it (its Run does) or can
+// take it, the work runs here, under it. When another scheduler holds it,
+// RunNow sends it a request and waits until ctx ends for the outcome; if
+// the lease becomes free meanwhile, RunNow takes it and runs the request
+// itself. If ctx ends first, a request that has not started is withdrawn.
+func (r *Runner) RunNow(ctx context.Context, job, window string, force bool) ([]Record, error) {
+	if err := r.checkRun(job, window); err != nil {
+		return nil, err
+	}
+	h, own, err := r.take(ctx)
+	if errors.Is(err, ErrLeaseHeld) {
+		return r.request(ctx, job, window, force, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if own {
+		defer r.drop(h, true)
+	}
+	var recs []Record
+	err = r.under(ctx, h, func(ctx context.Context) error {
+		var err error
+		recs, err = r.runNow(ctx, h, job, window, force)
+		return err
+	})
+	return recs, err
+}
+
+// runNow does the work of RunNow or of a request under the lease h; the
+// caller holds exec.
+func (r *Runner) runNow(ctx context.Context, h *holding, job, window string, force bool) ([]Record, error) {
+	jobs := r.pipeline
+	if job != Pipeline {
+		j, _, _ := r.job(job)
+		jobs = []Job{j}
+	}
+	p, err := r.newPass(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var recs []Record
+	for _, j := range jobs {
+		rec, err := r.runOnce(ctx, h, j, window, force, p)
+		if rec.Job != "" {
+			recs = append(recs, rec)
+		}
+		if err != nil {
+			return recs, err
+		}
+	}
+	return recs, nil
+}
+
+// runOnce runs j for window with one attempt, unless it is done (and not
+// forced) or halted (and not forced). A forced run of a halted job that
+// succeeds clears the halt.
+func (r *Runner) runOnce(ctx context.Context, h *holding, j Job, window string, force bool, p *pass) (Record, error) {
+	halt, halted := p.halts[j.Name]
+	if halted && !force {
+		return Record{}, fmt.Errorf("%w: %s since window %s (%s); fix the cause, then run it again with force", ErrHalted, j.Name, halt.Window, halt.Error)
+	}
+	prev, found, err := r.readRecord(ctx, j.Name, window)
+	if err != nil {
 		return Record{}, err
 	}
-	var rec Record
-	err := r.withLease(ctx, func(ctx context.Context, h *holding) error {
-		p, err := r.newPass(ctx)
-		if err != nil {
-			return err
-		}
-		halt, halted := p.halts[job]
-		if halted && !force {
-			return fmt.Errorf("%w: %s since window %s (%s); fix the cause, then run it again with force", ErrHalted, job, halt.Window, halt.Error)
-		}
-		prev, found, err := r.readRecord(ctx, job, window)
-		if err != nil {
-			return err
-		}
-		if found && prev.Outcome.succeeded() && !force {
-			rec = prev
-			return nil
-		}
-		delete(p.halts, job)
-		rec, err = r.execute(ctx, h, j, window, prev, 1, p)
-		if err != nil || !halted {
-			return err
-		}
-		if err := r.bucket.Delete(ctx, lake.JobRunKey(job, haltWindow)); err != nil {
-			return fmt.Errorf("clear halt of %s: %w", job, err)
-		}
-		r.metrics.halted.WithLabelValues(job).Set(0)
-		r.log.Info("halt cleared", "job", job, "window", window)
-		return nil
-	})
-	return rec, err
+	if found && prev.Outcome.succeeded() && !force {
+		return prev, nil
+	}
+	delete(p.halts, j.Name)
+	rec, err := r.execute(ctx, h, j, window, prev, 1, p)
+	if err != nil || !halted {
+		return rec, err
+	}
+	if err := r.bucket.Delete(ctx, lake.JobHaltKey(j.Name)); err != nil {
+		return rec, fmt.Errorf("clear halt of %s: %w", j.Name, err)
+	}
+	r.metrics.halted.WithLabelValues(j.Name).Set(0)
+	r.log.Info("halt cleared", "job", j.Name, "window", window)
+	return rec, nil
 }
 
 // Backfill runs the pipeline for every day from from to to (both
 // included, UTC), skipping what is done, like the scheduled catch-up but
-// over any range. It needs the lease like RunNow. progress, if not nil, is
-// called after each day. It stops at a halted job and otherwise goes on
+// over any range. It needs the lease: it fails with ErrLeaseHeld when
+// another scheduler holds it (RunNow with Pipeline, one day at a time,
+// does not). progress, if not nil, is called after each day. It stops at a halted job and otherwise goes on
 // past incomplete days, reporting them at the end.
 func (r *Runner) Backfill(ctx context.Context, from, to time.Time, progress func(done, total int)) error {
 	ws := days(from, to)

@@ -1,14 +1,20 @@
 package lake
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,15 +40,32 @@ const (
 
 // Bucket is the one storage seam: every component reads and writes through
 // it, whatever driver backs it. It adds what gocloud leaves to the caller:
-// durable commits on local file buckets, listings without temporary files,
-// errors translated to this package's sentinels, and a fault hook for crash
+// errors translated to this package's sentinels and a fault hook for crash
 // tests.
+//
+// Local file buckets (file://) do not go through gocloud's fileblob at all,
+// because fileblob is not safe to share between processes or to crash in:
+// its IfNotExist is a check-then-rename guarded by an in-process lock, it
+// rewrites an object's ".attrs" metadata sidecar in place (a reader can
+// meet it half written, a crash can leave it truncated, and fileblob then
+// refuses to read the object), and its listings fail when a file vanishes
+// while they walk. The local code below keeps fileblob's on-disk layout
+// (one file per key, "<key>.attrs" JSON sidecar, "<key>.<hex>.tmp"
+// temporary files) and adds:
+//   - commits that are durable: the file is fsynced before it gets its
+//     name and the folder after;
+//   - IfNotExist commits by hard link, which the file system makes atomic
+//     across processes;
+//   - sidecars written atomically after the data, naming the file version
+//     they describe, so that metadata is shown only with that version and a
+//     lost, stale or damaged sidecar reads as "no metadata";
+//   - listings in key order that skip temporary files and entries that
+//     vanish while they walk.
 type Bucket struct {
-	b *blob.Bucket
-	// plain writes the lake's Parquet files of a local bucket: without
-	// fileblob's ".attrs" sidecar, which readers that open every file of
-	// a partition folder (pyarrow datasets) would take for data.
-	plain *blob.Bucket
+	// b is the gocloud bucket of every driver but file://. A local bucket
+	// keeps a fileblob handle on its folder here too, for code that wraps
+	// it with NewBucket; every operation of a local bucket uses dir.
+	b     *blob.Bucket
 	dir   string // root folder of a local file bucket, "" for other drivers
 	url   string
 	fault func(op Op, key string) error
@@ -92,19 +115,11 @@ func openFileBucket(dir, rawURL string, opts ...Option) (*Bucket, error) {
 	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return nil, fmt.Errorf("create bucket folder: %w", err)
 	}
-	// Temporary files next to their final path keep the commit rename on
-	// one file system (atomic) and let us fsync the folder that holds both.
 	b, err := fileblob.OpenBucket(abs, &fileblob.Options{NoTempDir: true, DirFileMode: 0o750})
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", abs, err)
 	}
-	plain, err := fileblob.OpenBucket(abs, &fileblob.Options{NoTempDir: true, DirFileMode: 0o750, Metadata: fileblob.MetadataDontWrite})
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", abs, err)
-	}
-	bk := newBucket(b, abs, rawURL, opts)
-	bk.plain = plain
-	return bk, nil
+	return newBucket(b, abs, rawURL, opts), nil
 }
 
 // NewBucket wraps an already opened gocloud bucket (tests use memblob).
@@ -125,16 +140,12 @@ func (b *Bucket) URL() string { return b.url }
 
 // Close releases the bucket.
 func (b *Bucket) Close() error {
-	if b.plain != nil {
-		b.plain.Close()
-	}
 	return b.b.Close()
 }
 
 // Ping reports whether the bucket answers; health checks use it.
 func (b *Bucket) Ping(ctx context.Context) error {
 	if b.dir != "" {
-		// fileblob answers from memory; look at the folder itself.
 		fi, err := os.Stat(b.dir)
 		if err != nil {
 			return fmt.Errorf("bucket folder: %w", err)
@@ -161,6 +172,9 @@ type PutOptions struct {
 	// IfNotExist makes the write fail with ErrExists when the key exists.
 	IfNotExist bool
 	// Metadata is stored with the object. Never put an IP address here.
+	// Local buckets keep it in a sidecar file that a crash right after the
+	// write may lose: readers must take missing metadata as unknown (and,
+	// say, recompute), never as a fault.
 	Metadata map[string]string
 }
 
@@ -179,41 +193,51 @@ func (b *Bucket) Put(ctx context.Context, key string, data []byte, o PutOptions)
 
 // Writer streams one object; it commits in Close and discards in Abort.
 type Writer struct {
-	w      *blob.Writer
+	ctx    context.Context
 	cancel context.CancelFunc
-	file   *os.File // the temporary file of a local bucket, to fsync
 	bucket *Bucket
 	key    string
+	opts   PutOptions
 	done   bool
+
+	w *blob.Writer // other drivers
+
+	// A local write goes to the temporary file f (buffered by buf) next
+	// to path.
+	f    *os.File
+	buf  *bufio.Writer
+	path string
 }
 
 // NewWriter starts a streamed write of key.
 func (b *Bucket) NewWriter(ctx context.Context, key string, o PutOptions) (*Writer, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	lw := &Writer{cancel: cancel, bucket: b, key: key}
+	lw := &Writer{ctx: ctx, cancel: cancel, bucket: b, key: key, opts: o}
+	if b.dir != "" {
+		path, err := b.path(key)
+		if err == nil {
+			err = os.MkdirAll(filepath.Dir(path), 0o750)
+		}
+		var f *os.File
+		if err == nil {
+			f, err = createTemp(path)
+		}
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("write %s: %w", key, err)
+		}
+		lw.f, lw.buf, lw.path = f, bufio.NewWriterSize(f, 64<<10), path
+		return lw, nil
+	}
 	ct := o.ContentType
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	opts := &blob.WriterOptions{
+	w, err := b.b.NewWriter(ctx, key, &blob.WriterOptions{
 		ContentType: ct,
 		Metadata:    o.Metadata,
 		IfNotExist:  o.IfNotExist,
-	}
-	if b.dir != "" {
-		opts.BeforeWrite = func(as func(any) bool) error {
-			var f *os.File
-			if as(&f) {
-				lw.file = f
-			}
-			return nil
-		}
-	}
-	target := b.b
-	if b.plain != nil && strings.HasPrefix(key, TelemetryPrefix) {
-		target = b.plain
-	}
-	w, err := target.NewWriter(ctx, key, opts)
+	})
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("write %s: %w", key, translate(err))
@@ -223,7 +247,12 @@ func (b *Bucket) NewWriter(ctx context.Context, key string, o PutOptions) (*Writ
 }
 
 // Write appends p to the object.
-func (w *Writer) Write(p []byte) (int, error) { return w.w.Write(p) }
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.buf != nil {
+		return w.buf.Write(p)
+	}
+	return w.w.Write(p)
+}
 
 // Abort discards the object; nothing becomes visible.
 func (w *Writer) Abort() {
@@ -232,12 +261,16 @@ func (w *Writer) Abort() {
 	}
 	w.done = true
 	w.cancel()
+	if w.f != nil {
+		_ = w.f.Close()
+		_ = os.Remove(w.f.Name())
+		return
+	}
 	_ = w.w.Close()
 }
 
-// Close commits the object. On a local bucket the data is fsynced before the
-// rename that publishes it and the folder is fsynced after, so a nil error
-// means the object survives a power loss.
+// Close commits the object. On a local bucket a nil error means the object
+// survives a power loss.
 func (w *Writer) Close() error {
 	if w.done {
 		return errors.New("writer already closed")
@@ -248,33 +281,112 @@ func (w *Writer) Close() error {
 			return fmt.Errorf("write %s: %w", w.key, err)
 		}
 	}
-	if w.file != nil && !w.bucket.noSync {
-		if err := w.file.Sync(); err != nil {
-			w.Abort()
-			return fmt.Errorf("sync %s: %w", w.key, err)
-		}
+	if w.f != nil {
+		return w.commitLocal()
 	}
 	w.done = true
 	defer w.cancel()
 	if err := w.w.Close(); err != nil {
 		return fmt.Errorf("commit %s: %w", w.key, translate(err))
 	}
-	if w.bucket.dir != "" && !w.bucket.noSync {
-		if err := w.bucket.syncCommitted(w.key); err != nil {
+	return nil
+}
+
+// commitLocal publishes the temporary file of a local write. The data is
+// fsynced before it gets its name: a rename for a plain write, a hard link
+// for IfNotExist, which fails if the name exists, whoever created it. The
+// metadata sidecar follows the data, and one fsync of the folder makes
+// both names durable. A crash at any point leaves the old object or the
+// new one, with its own metadata or none, never another version's.
+func (w *Writer) commitLocal() error {
+	b, tmp := w.bucket, w.f.Name()
+	fail := func(what string, err error) error {
+		w.Abort()
+		return fmt.Errorf("%s %s: %w", what, w.key, err)
+	}
+	if err := w.buf.Flush(); err != nil {
+		return fail("write", err)
+	}
+	if !b.noSync {
+		if err := w.f.Sync(); err != nil {
+			return fail("sync", err)
+		}
+	}
+	fi, err := w.f.Stat()
+	if err != nil {
+		return fail("write", err)
+	}
+	if err := w.ctx.Err(); err != nil {
+		return fail("write", err)
+	}
+	w.done = true
+	defer w.cancel()
+	if err := w.f.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", w.key, err)
+	}
+	if w.opts.IfNotExist {
+		err := os.Link(tmp, w.path)
+		// The object exists under its name now (or never will); the
+		// temporary name goes either way. A crash before this leaves a
+		// temporary file that listings skip and Expire removes.
+		_ = os.Remove(tmp)
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("commit %s: %w", w.key, ErrExists)
+		}
+		if err != nil {
+			return fmt.Errorf("commit %s (local buckets need a file system with hard links): %w", w.key, err)
+		}
+	} else if err := os.Rename(tmp, w.path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("commit %s: %w", w.key, err)
+	}
+	if err := b.writeSidecar(w.path, fi, w.key, w.opts); err != nil {
+		return fmt.Errorf("write metadata of %s: %w", w.key, err)
+	}
+	if !b.noSync {
+		if err := syncPath(filepath.Dir(w.path)); err != nil {
 			return fmt.Errorf("sync %s: %w", w.key, err)
 		}
 	}
 	return nil
 }
 
-// syncCommitted makes a committed local object's name and attributes
-// durable: the sidecar attributes file and the folder entries are fsynced.
-func (b *Bucket) syncCommitted(key string) error {
-	path := filepath.Join(b.dir, filepath.FromSlash(key))
-	if err := syncPath(path + ".attrs"); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+// The local bucket layout, shared with gocloud's fileblob.
+const attrsExt = ".attrs"
+
+// tempFile matches the names of uncommitted local writes
+// ("<key>.<hex nanoseconds>.tmp", also for sidecars); a crash can leave
+// them behind.
+var tempFile = regexp.MustCompile(`\.[0-9a-f]+\.tmp$`)
+
+// path maps a key to its file in a local bucket. Keys map to paths as they
+// are: they are built in layout.go and never need escaping, so keys that
+// would (empty segments, "." or "..", control characters, backslashes) or
+// that a listing would hide (sidecar and temporary names) are refused.
+func (b *Bucket) path(key string) (string, error) {
+	bad := key == "" || strings.HasSuffix(key, attrsExt) || tempFile.MatchString(key) ||
+		strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' })
+	for seg := range strings.SplitSeq(key, "/") {
+		bad = bad || seg == "" || seg == "." || seg == ".."
 	}
-	return syncPath(filepath.Dir(path))
+	if bad {
+		return "", fmt.Errorf("key %q cannot name a file of a local bucket", key)
+	}
+	return filepath.Join(b.dir, filepath.FromSlash(key)), nil
+}
+
+// createTemp creates the temporary file of a write of path, named so that
+// listings skip it and Expire removes it if a crash abandons it.
+func createTemp(path string) (*os.File, error) {
+	for try := int64(0); ; try++ {
+		name := path + "." + strconv.FormatInt(time.Now().UnixNano()+try, 16) + ".tmp"
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) && try < 1000 {
+			continue
+		}
+		return f, err
+	}
 }
 
 func syncPath(path string) error {
@@ -289,8 +401,159 @@ func syncPath(path string) error {
 	return err
 }
 
+// sidecar is the JSON of a local object's "<key>.attrs" file: fileblob's
+// field names, so that fileblob still reads it, plus the identity of the
+// file version it describes.
+type sidecar struct {
+	ContentType string            `json:"user.content_type,omitempty"`
+	Metadata    map[string]string `json:"user.metadata"`
+	Of          *version          `json:"idmt.version"`
+}
+
+// version identifies one version of a local object's file: a replacement
+// is a new file, so it differs in inode number (on Unix) and almost always
+// in modification time or size.
+type version struct {
+	Inode   uint64 `json:"inode,omitempty"`
+	Size    int64  `json:"size"`
+	ModTime int64  `json:"mtime_ns"`
+}
+
+func versionOf(fi os.FileInfo) *version {
+	return &version{Inode: inode(fi), Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}
+}
+
+// inode is the inode number behind fi where the platform has one (the Ino
+// field of syscall.Stat_t on every Unix), else 0. Reflection keeps this
+// file free of build tags.
+func inode(fi os.FileInfo) uint64 {
+	v := reflect.ValueOf(fi.Sys())
+	if v.Kind() == reflect.Pointer && !v.IsNil() {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return 0
+	}
+	if f := v.FieldByName("Ino"); f.IsValid() && f.CanUint() {
+		return f.Uint()
+	}
+	return 0
+}
+
+// hasSidecar reports whether a key keeps metadata. Files under the lake's
+// prefix never do: readers that open every file of a partition folder
+// (pyarrow datasets) would take a sidecar for data.
+func hasSidecar(key string) bool { return !strings.HasPrefix(key, TelemetryPrefix) }
+
+// writeSidecar stores the metadata of the committed file version fi of
+// path atomically (temporary file, fsync, rename). An object without
+// metadata gets no sidecar, and a previous version's is removed; it would
+// not be shown anyway, since it names another version.
+func (b *Bucket) writeSidecar(path string, fi os.FileInfo, key string, o PutOptions) error {
+	attrs := path + attrsExt
+	if len(o.Metadata) == 0 || !hasSidecar(key) {
+		if err := os.Remove(attrs); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	ct := o.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	data, err := json.Marshal(sidecar{ContentType: ct, Metadata: o.Metadata, Of: versionOf(fi)})
+	if err != nil {
+		return err
+	}
+	f, err := createTemp(attrs)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil && !b.noSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), attrs)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+	}
+	return err
+}
+
+// readSidecar returns the metadata stored for the file version fi of path.
+// A sidecar that is missing, unreadable, damaged, or written for another
+// version (a crash between a replacement and its sidecar, a reader between
+// the two) yields none: the data stays readable.
+func readSidecar(path string, fi os.FileInfo) map[string]string {
+	data, err := os.ReadFile(path + attrsExt)
+	if err != nil {
+		return nil
+	}
+	var sc sidecar
+	if json.Unmarshal(data, &sc) != nil || sc.Of == nil || *sc.Of != *versionOf(fi) {
+		return nil
+	}
+	return sc.Metadata
+}
+
+// openLocal opens the file of key for reading.
+func (b *Bucket) openLocal(key string) (*os.File, os.FileInfo, error) {
+	path, err := b.path(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, localError(err)
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.IsDir() {
+		err = fs.ErrNotExist
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, localError(err)
+	}
+	return f, fi, nil
+}
+
+// localError maps "no such file" to ErrNotFound, as translate does for
+// gocloud's errors.
+func localError(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return errors.Join(ErrNotFound, err)
+	}
+	return err
+}
+
 // Get reads a whole object.
 func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
+	if b.dir != "" {
+		f, fi, err := b.openLocal(key)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", key, err)
+		}
+		defer f.Close()
+		data := make([]byte, 0, fi.Size()+1)
+		for {
+			n, err := f.Read(data[len(data):cap(data)])
+			data = data[:len(data)+n]
+			if err == io.EOF {
+				return data, nil
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", key, err)
+			}
+			if len(data) == cap(data) {
+				data = slices.Grow(data, 4096)
+			}
+		}
+	}
 	data, err := b.b.ReadAll(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, translate(err))
@@ -300,6 +563,13 @@ func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
 
 // NewReader opens an object for streaming reads.
 func (b *Bucket) NewReader(ctx context.Context, key string) (io.ReadCloser, error) {
+	if b.dir != "" {
+		f, _, err := b.openLocal(key)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", key, err)
+		}
+		return f, nil
+	}
 	r, err := b.b.NewReader(ctx, key, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, translate(err))
@@ -310,21 +580,32 @@ func (b *Bucket) NewReader(ctx context.Context, key string) (io.ReadCloser, erro
 // RandomReader reads an object at arbitrary offsets (Parquet footers and
 // column chunks) without loading it whole.
 type RandomReader struct {
-	r *blob.Reader
+	r    io.ReadSeekCloser // *os.File for local buckets, else *blob.Reader
+	size int64
 }
 
 // OpenRandom opens an object for random access.
 func (b *Bucket) OpenRandom(ctx context.Context, key string) (*RandomReader, error) {
+	if b.dir != "" {
+		f, fi, err := b.openLocal(key)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", key, err)
+		}
+		return &RandomReader{r: f, size: fi.Size()}, nil
+	}
 	r, err := b.b.NewReader(ctx, key, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, translate(err))
 	}
-	return &RandomReader{r: r}, nil
+	return &RandomReader{r: r, size: r.Size()}, nil
 }
 
 // ReadAt reads len(p) bytes at off. It is not safe for concurrent use,
 // which the Parquet reader does not need.
 func (r *RandomReader) ReadAt(p []byte, off int64) (int, error) {
+	if ra, ok := r.r.(io.ReaderAt); ok {
+		return ra.ReadAt(p, off)
+	}
 	if _, err := r.r.Seek(off, io.SeekStart); err != nil {
 		return 0, err
 	}
@@ -342,7 +623,7 @@ func (r *RandomReader) Seek(off int64, whence int) (int64, error) { return r.r.S
 func (r *RandomReader) Read(p []byte) (int, error) { return r.r.Read(p) }
 
 // Size is the object's size.
-func (r *RandomReader) Size() int64 { return r.r.Size() }
+func (r *RandomReader) Size() int64 { return r.size }
 
 // Close releases the reader.
 func (r *RandomReader) Close() error { return r.r.Close() }
@@ -355,8 +636,23 @@ type Attributes struct {
 	Metadata map[string]string
 }
 
-// Stat returns an object's attributes.
+// Stat returns an object's attributes. On a local bucket, an object whose
+// metadata is lost or damaged has none; that is not an error.
 func (b *Bucket) Stat(ctx context.Context, key string) (Attributes, error) {
+	if b.dir != "" {
+		path, err := b.path(key)
+		if err != nil {
+			return Attributes{}, fmt.Errorf("stat %s: %w", key, err)
+		}
+		fi, err := os.Stat(path)
+		if err == nil && fi.IsDir() {
+			err = fs.ErrNotExist
+		}
+		if err != nil {
+			return Attributes{}, fmt.Errorf("stat %s: %w", key, localError(err))
+		}
+		return Attributes{Key: key, Size: fi.Size(), ModTime: fi.ModTime(), Metadata: readSidecar(path, fi)}, nil
+	}
 	a, err := b.b.Attributes(ctx, key)
 	if err != nil {
 		return Attributes{}, fmt.Errorf("stat %s: %w", key, translate(err))
@@ -371,19 +667,46 @@ func (b *Bucket) Delete(ctx context.Context, key string) error {
 			return fmt.Errorf("delete %s: %w", key, err)
 		}
 	}
+	if b.dir != "" {
+		return b.deleteLocal(key)
+	}
 	if err := b.b.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 		return fmt.Errorf("delete %s: %w", key, translate(err))
 	}
 	return nil
 }
 
-// tempFile matches the names fileblob gives uncommitted writes
-// ("<key>.<hex nanoseconds>.tmp"); a crash can leave them behind.
-var tempFile = regexp.MustCompile(`\.[0-9a-f]+\.tmp$`)
+// deleteLocal removes the file of key, then its sidecar; a crash between
+// the two leaves a sidecar that names a version that is gone, which
+// nothing shows.
+func (b *Bucket) deleteLocal(key string) error {
+	path, err := b.path(key)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	if fi, err := os.Lstat(path); err != nil || fi.IsDir() {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("delete %s: %w", key, err)
+		}
+		return nil
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	if err := os.Remove(path + attrsExt); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}
 
 // List calls fn for every object under prefix, in key order, skipping
-// temporary files of uncommitted writes. It stops at fn's first error.
+// temporary files of uncommitted writes. It stops at fn's first error and
+// returns it unchanged.
 func (b *Bucket) List(ctx context.Context, prefix string, fn func(Attributes) error) error {
+	if b.dir != "" {
+		folder := prefix[:strings.LastIndexByte(prefix, '/')+1]
+		return b.listLocal(ctx, folder, prefix, fn)
+	}
 	it := b.b.List(&blob.ListOptions{Prefix: prefix})
 	for {
 		obj, err := it.Next(ctx)
@@ -393,13 +716,73 @@ func (b *Bucket) List(ctx context.Context, prefix string, fn func(Attributes) er
 		if err != nil {
 			return fmt.Errorf("list %s: %w", prefix, translate(err))
 		}
-		if obj.IsDir || (b.dir != "" && tempFile.MatchString(obj.Key)) {
+		if obj.IsDir {
 			continue
 		}
 		if err := fn(Attributes{Key: obj.Key, Size: obj.Size, ModTime: obj.ModTime}); err != nil {
 			return err
 		}
 	}
+}
+
+// listLocal lists the objects under prefix in the local folder of key
+// prefix folder ("" or ending in "/") and its subfolders. Sorting each
+// folder's entries with "/" appended to folder names yields key order.
+// Files and folders that vanish while it walks (a temporary file renamed
+// away, an object or its folder deleted) are skipped, as a listing of an
+// object store that started a moment later would not show them either.
+func (b *Bucket) listLocal(ctx context.Context, folder, prefix string, fn func(Attributes) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(filepath.Join(b.dir, filepath.FromSlash(folder)))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && !isNotDir(err) {
+		return fmt.Errorf("list %s: %w", prefix, err)
+	}
+	name := func(e fs.DirEntry) string {
+		if e.IsDir() {
+			return e.Name() + "/"
+		}
+		return e.Name()
+	}
+	slices.SortFunc(entries, func(x, y fs.DirEntry) int { return strings.Compare(name(x), name(y)) })
+	for _, e := range entries {
+		key := folder + name(e)
+		if e.IsDir() {
+			if strings.HasPrefix(key, prefix) || strings.HasPrefix(prefix, key) {
+				if err := b.listLocal(ctx, key, prefix, fn); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if !e.Type().IsRegular() || !strings.HasPrefix(key, prefix) ||
+			strings.HasSuffix(key, attrsExt) || tempFile.MatchString(key) {
+			continue
+		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", prefix, err)
+		}
+		if err := fn(Attributes{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isNotDir reports an error of reading a folder that is a file: no key
+// lies under it.
+func isNotDir(err error) bool {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	fi, serr := os.Stat(pe.Path)
+	return serr == nil && !fi.IsDir()
 }
 
 // translate maps gocloud error codes to this package's sentinels once, at

@@ -219,6 +219,25 @@ func JobRunPrefix(job string) string {
 	return jobsPrefix + "runs/" + job + "/"
 }
 
+// JobHaltKey is the halt marker of a job: the record of the run that
+// halted it, kept until a forced run of the job succeeds.
+func JobHaltKey(job string) string { return jobsPrefix + "halted/" + job + ".json" }
+
+// JobRequestPrefix holds requests to run jobs now, written by an operator's
+// command for the scheduler that holds the lease.
+const JobRequestPrefix = jobsPrefix + "requests/"
+
+// JobRequestKey is the request with the given id (a ULID, so requests list
+// in the order they were made).
+func JobRequestKey(id string) string { return JobRequestPrefix + id + ".json" }
+
+// JobResultPrefix holds the outcomes of requests to run jobs now.
+const JobResultPrefix = jobsPrefix + "results/"
+
+// JobResultKey is the outcome of the request with the given id, written by
+// the scheduler that ran it.
+func JobResultKey(id string) string { return JobResultPrefix + id + ".json" }
+
 // LeasePrefix holds the scheduler lease, one object per term.
 const LeasePrefix = jobsPrefix + "lease/"
 

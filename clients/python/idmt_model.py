@@ -6,19 +6,29 @@ It needs only the standard library; when NumPy is importable, score_many
 uses a vectorised path that gives the same numbers. The Go scorer
 (trainer/model) is tested against this file to agree to 1e-9 on every row.
 
-Library use::
+Library use (models with temporal features, as the training job writes
+them, need the rows of each installation in time order, through a stream)::
 
     import idmt_model
     model = idmt_model.load("AERO_SLM_3-11.json")
-    s = model.score({"temp_outside": 3.5, "power_current": 1.2})
-    if model.is_anomaly(s): ...
+    st = model.stream()
+    for installation_id, timestamp, row in rows:      # timestamp: Unix seconds
+        s = st.score(installation_id, timestamp, row)
+        if model.is_anomaly(s): ...
+
+    s = model.score({"temp_outside": 3.5})  # one row alone: temporal features imputed
 
 Command line::
 
-    python3 idmt_model.py MODEL.json ROWS.jsonl [--no-numpy]
+    python3 idmt_model.py MODEL.json ROWS.jsonl [--no-numpy] [--features]
 
 reads one JSON object of raw fields per line ("-" for standard input) and
-prints one score per line with repr precision.
+prints one score per line with repr precision (with --features: the raw
+feature values instead, space-separated). The rows are a stream:
+temporal features (rates, jumps, stuck values, changes, rolling relations,
+residuals) relate each row to the earlier rows with the same
+"installation_id", using "timestamp" (Unix seconds), so the rows of each
+installation must be in time order.
 """
 
 import json
@@ -82,21 +92,117 @@ def _float(v, what):
     return float(v)
 
 
+# Feature kinds this scorer computes and the keys each reads (besides name,
+# kind, impute, center and scale); kinds with max_gap are temporal: they need
+# the previous rows of the installation and are computed by a Stream.
+KINDS = {
+    "raw": ("field",),
+    "envelope": ("fields", "lo", "hi"),
+    "residual": ("fields", "weights", "intercept", "norm", "smooth", "max_gap"),
+    "rate": ("field", "max_gap"),
+    "jump": ("fields", "norm", "max_gap"),
+    "stuck": ("fields", "norm", "max_gap"),
+    "changes": ("fields", "norm", "window", "max_gap"),
+    "rolling_diff": ("field", "field2", "window", "max_gap"),
+    "rolling_ratio": ("field", "field2", "min_denominator", "window", "max_gap"),
+}
+MAX_GAP_LIMIT = 366 * 24 * 3600
+
+
+def _str(d, key, what):
+    v = d.get(key)
+    if not isinstance(v, str) or not v:
+        raise ModelError("%s without %s" % (what, key))
+    return v
+
+
+def _floats(d, key, n, what):
+    v = d.get(key)
+    if not isinstance(v, list) or len(v) != n:
+        raise ModelError("%s: %s needs %d numbers" % (what, key, n))
+    return [_float(x, "%s %s" % (what, key)) for x in v]
+
+
+def _max(out, v):
+    """max(out, v) where out may be NaN (nothing yet) and v is a number."""
+    return v if math.isnan(out) or v > out else out
+
+
+def _value(row, name):
+    """The finite value of a raw field, or None."""
+    v = _number(row.get(name))
+    return v if math.isfinite(v) else None
+
+
+class _State:
+    """What a temporal feature remembers about one installation."""
+
+    __slots__ = ("has", "ms", "v", "run", "events", "count", "rows")
+
+    def __init__(self, n):
+        self.has = [False] * n
+        self.ms = [0] * n
+        self.v = [0.0] * n
+        self.run = [0] * n
+        self.events = []
+        self.count = [0] * n
+        self.rows = []
+
+
 class _Feature:
-    __slots__ = ("name", "kind", "field", "impute", "center", "scale")
+    __slots__ = ("name", "kind", "field", "field2", "fields", "lo", "hi", "weights",
+                 "intercept", "norm", "min_denominator", "smooth", "window", "max_gap",
+                 "impute", "center", "scale", "temporal")
 
     def __init__(self, i, d):
         if not isinstance(d, dict):
             raise ModelError("feature %d is not an object" % i)
         self.name = d.get("name")
         self.kind = d.get("kind")
-        self.field = d.get("field")
         if not isinstance(self.name, str) or not self.name:
             raise ModelError("feature %d: empty name" % i)
-        if self.kind != "raw":
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
             raise ModelError("feature %r: unknown feature kind %r" % (self.name, self.kind))
-        if not isinstance(self.field, str) or not self.field:
-            raise ModelError("feature %r: raw feature without field" % self.name)
+        what = "feature %r: %s feature" % (self.name, self.kind)
+        keys = KINDS[self.kind]
+        self.temporal = "max_gap" in keys
+        self.field = _str(d, "field", what) if "field" in keys else None
+        self.field2 = _str(d, "field2", what) if "field2" in keys else None
+        self.fields = None
+        if "fields" in keys:
+            f = d.get("fields")
+            if not isinstance(f, list) or not f or not all(isinstance(x, str) and x for x in f):
+                raise ModelError("%s: fields must be a non-empty list of names" % what)
+            self.fields = f
+        n = len(self.fields) if self.fields else 1
+        self.lo = self.hi = self.weights = self.intercept = self.norm = None
+        if "lo" in keys:
+            self.lo = _floats(d, "lo", n, what)
+            self.hi = _floats(d, "hi", n, what)
+            for lo, hi in zip(self.lo, self.hi):
+                if not (lo < hi and math.isfinite(hi - lo)):
+                    raise ModelError("%s: lo not below hi" % what)
+        if "weights" in keys:
+            self.weights = _floats(d, "weights", n * n, what)
+            self.intercept = _floats(d, "intercept", n, what)
+            if any(self.weights[i * n + i] != 0 for i in range(n)):
+                raise ModelError("%s: weight on the diagonal" % what)
+        if "norm" in keys:
+            self.norm = _floats(d, "norm", n, what)
+            if any(x <= 0 for x in self.norm):
+                raise ModelError("%s: norm not positive" % what)
+        self.min_denominator = 0.0
+        if "min_denominator" in keys:
+            self.min_denominator = _float(d.get("min_denominator"), what + " min_denominator")
+            if self.min_denominator <= 0:
+                raise ModelError("%s: min_denominator not positive" % what)
+        self.smooth = self.window = self.max_gap = 0
+        for key in ("smooth", "window", "max_gap"):
+            if key in keys:
+                v = _int(d.get(key), "%s %s" % (what, key))
+                if not 1 <= v <= MAX_GAP_LIMIT:
+                    raise ModelError("%s: %s out of range" % (what, key))
+                setattr(self, key, v)
         for key in ("impute", "center", "scale"):
             if key not in d:
                 raise ModelError("feature %r: missing %s" % (self.name, key))
@@ -106,15 +212,184 @@ class _Feature:
         if self.scale <= 0:
             raise ModelError("feature %r: scale not positive" % self.name)
 
+    def new_state(self):
+        return _State(len(self.fields) if self.fields else 1)
+
     def value(self, row):
-        """The raw feature value of a row, NaN when missing."""
-        return _number(row.get(self.field))
+        """A stateless feature of a row, NaN when missing; temporal kinds
+        are NaN here (imputed): compute them with a Stream."""
+        if self.kind == "raw":
+            return _number(row.get(self.field))
+        if self.kind == "envelope":
+            out = math.nan
+            for name, lo, hi in zip(self.fields, self.lo, self.hi):
+                v = _value(row, name)
+                if v is None:
+                    continue
+                e = 0.0
+                if v < lo:
+                    e = (lo - v) / (hi - lo)
+                elif v > hi:
+                    e = (v - hi) / (hi - lo)
+                out = _max(out, e)
+            return out
+        return math.nan
+
+    def step(self, st, ms, row):
+        """A temporal feature of the row at ms (Unix milliseconds); st is
+        this feature's state for the installation, updated in place. The
+        operations and their order are those of docs/MODEL_FORMAT.md."""
+        kind = self.kind
+        gap = self.max_gap * 1000
+        if kind == "rate":
+            v = _value(row, self.field)
+            if v is None:
+                return math.nan
+            out = math.nan
+            dt = ms - st.ms[0]
+            if st.has[0] and 0 < dt <= gap and v >= st.v[0]:
+                out = (v - st.v[0]) * 3600000 / dt
+            st.has[0], st.ms[0], st.v[0] = True, ms, v
+            return out
+        if kind in ("rolling_diff", "rolling_ratio"):
+            a = _value(row, self.field)
+            b = _value(row, self.field2)
+            if a is None or b is None:
+                return math.nan
+            rows = st.rows
+            if rows:
+                dt = ms - rows[-1][0]
+                if dt <= 0 or dt > gap:
+                    del rows[:]
+            rows.append((ms, a, b))
+            drop = 0
+            while rows[drop][0] <= ms - self.window * 1000:
+                drop += 1
+            del rows[:drop]
+            n = float(len(rows))
+            if kind == "rolling_diff":
+                s = 0.0
+                for _, x, y in rows:
+                    s += x - y
+                return s / n
+            sa = sb = 0.0
+            for _, x, y in rows:
+                sa += x
+                sb += y
+            return sa / sb if sb >= n * self.min_denominator else math.nan
+        if kind == "residual":
+            alpha = 2 / (float(self.smooth) + 1)
+            complete = True
+            for i, name in enumerate(self.fields):
+                v = _value(row, name)
+                if v is None:
+                    complete = False
+                    continue
+                dt = ms - st.ms[i]
+                if st.has[i] and 0 < dt <= gap:
+                    st.v[i] += alpha * (v - st.v[i])
+                else:
+                    st.v[i] = v
+                st.has[i], st.ms[i] = True, ms
+            if not complete:
+                return math.nan
+            k = len(self.fields)
+            out = math.nan
+            m = st.v
+            for i in range(k):
+                pred = self.intercept[i]
+                for j in range(k):
+                    pred += self.weights[i * k + j] * m[j]
+                out = _max(out, abs(m[i] - pred) / self.norm[i])
+            return out
+        out = second = math.nan
+        present = False
+        for i, name in enumerate(self.fields):
+            v = _value(row, name)
+            if v is None:
+                continue
+            present = True
+            dt = ms - st.ms[i]
+            prev = st.has[i] and 0 < dt <= gap
+            p = st.v[i]
+            if kind == "jump":
+                if prev:
+                    z = abs(v - p) / self.norm[i]
+                    if math.isnan(out) or z > out:
+                        out, second = z, out
+                    else:
+                        second = _max(second, z)
+            elif kind == "stuck":
+                if not prev or v != p:
+                    st.run[i] = ms
+                out = _max(out, (ms - st.run[i]) / 1000 / self.norm[i])
+            elif kind == "changes":
+                if prev and v != p:
+                    st.events.append((ms, i))
+                    st.count[i] += 1
+            st.has[i], st.ms[i], st.v[i] = True, ms, v
+        if kind == "jump":
+            if not math.isnan(second):
+                out -= second
+        elif kind == "changes":
+            ev = st.events
+            drop = 0
+            while drop < len(ev) and ev[drop][0] <= ms - self.window * 1000:
+                st.count[ev[drop][1]] -= 1
+                drop += 1
+            del ev[:drop]
+            if present:
+                out = 0.0
+                for c, nm in zip(st.count, self.norm):
+                    out = max(out, c / nm)
+        return out
 
     def prepare(self, v):
         """Impute, then scale: (v - center) / scale."""
         if not math.isfinite(v):
             v = self.impute
         return (v - self.center) / self.scale
+
+
+def _millis(ts):
+    """A timestamp (Unix seconds as a number, or a datetime) in whole
+    milliseconds, the time resolution of the format."""
+    if hasattr(ts, "timestamp"):
+        ts = ts.timestamp()
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not _finite(ts):
+        raise ValueError("timestamp %r is not a number of seconds" % (ts,))
+    if isinstance(ts, int):
+        return ts * 1000
+    return int(round(ts * 1000))
+
+
+class Stream:
+    """Feature vectors and scores of rows streamed per installation in time
+    order. Temporal features keep a little state per installation, so the
+    rows of one installation must come in time order; installations may
+    interleave. Memory grows with the installations, not the rows."""
+
+    def __init__(self, model):
+        self.model = model
+        self._state = {}
+
+    def vector(self, installation, timestamp, row):
+        """Raw feature values of a row (NaN for missing)."""
+        feats = self.model.features
+        st = self._state.get(installation)
+        if st is None:
+            st = [f.new_state() if f.temporal else None for f in feats]
+            self._state[installation] = st
+        ms = _millis(timestamp) if self.model.temporal else 0
+        return [f.step(st[i], ms, row) if f.temporal else f.value(row) for i, f in enumerate(feats)]
+
+    def score(self, installation, timestamp, row):
+        """Anomaly score of the next row of an installation."""
+        return self.model.score_vector(self.vector(installation, timestamp, row))
+
+    def forget(self, installation):
+        """Drop the state of an installation."""
+        self._state.pop(installation, None)
 
 
 class _Tree:
@@ -199,6 +474,7 @@ class Model:
         if not isinstance(feats, list) or not feats:
             raise ModelError("no features")
         self.features = [_Feature(i, f) for i, f in enumerate(feats)]
+        self.temporal = any(f.temporal for f in self.features)
         names = [f.name for f in self.features]
         if len(set(names)) != len(names):
             raise ModelError("duplicate feature names")
@@ -295,8 +571,14 @@ class Model:
             raise ValueError("expected %d feature values" % len(self.features))
         return self._normalise(self.path_length_sum(self.prepare(values)))
 
+    def stream(self):
+        """A Stream that scores rows per installation in time order, the
+        only way to compute temporal features."""
+        return Stream(self)
+
     def score(self, row):
-        """Anomaly score s = 2^(-E[h]/c(psi)) in (0, 1] of a raw row."""
+        """Anomaly score s = 2^(-E[h]/c(psi)) in (0, 1] of a raw row
+        (temporal features imputed; see stream)."""
         return self.score_vector(self.feature_vector(row))
 
     def is_anomaly(self, score):
@@ -312,11 +594,16 @@ class Model:
 
     def score_many(self, rows, use_numpy=True):
         """Scores of many raw rows; vectorised when NumPy is available."""
+        return self.score_vectors([self.feature_vector(r) for r in rows], use_numpy)
+
+    def score_vectors(self, vectors, use_numpy=True):
+        """Scores of many raw feature vectors; vectorised when NumPy is
+        available."""
         if not (use_numpy and _np is not None):
-            return [self.score(r) for r in rows]
-        if not rows:
+            return [self.score_vector(v) for v in vectors]
+        if not vectors:
             return []
-        vals = _np.array([self.feature_vector(r) for r in rows], dtype=_np.float64)
+        vals = _np.array(vectors, dtype=_np.float64)
         return self._score_matrix(vals).tolist()
 
     def _compile(self):
@@ -405,8 +692,12 @@ def main(argv=None):
     if "--no-numpy" in args:
         args.remove("--no-numpy")
         use_numpy = False
+    print_features = False
+    if "--features" in args:
+        args.remove("--features")
+        print_features = True
     if len(args) != 2:
-        sys.stderr.write("usage: idmt_model.py MODEL.json ROWS.jsonl [--no-numpy]\n")
+        sys.stderr.write("usage: idmt_model.py MODEL.json ROWS.jsonl [--no-numpy] [--features]\n")
         return 2
     try:
         model = load(args[0])
@@ -427,8 +718,21 @@ def main(argv=None):
                 sys.stderr.write("idmt_model: line %d is not a JSON object\n" % n)
                 return 1
             rows.append(row)
+    # Rows are a stream: temporal features relate each row to the previous
+    # row of the same installation_id (all rows are one installation when
+    # the key is absent), in file order.
+    st = model.stream()
+    try:
+        vectors = [st.vector(r.get("installation_id", ""), r.get("timestamp", 0), r) for r in rows]
+    except ValueError as e:
+        sys.stderr.write("idmt_model: %s\n" % e)
+        return 1
     out = sys.stdout
-    for s in model.score_many(rows, use_numpy=use_numpy):
+    if print_features:
+        for v in vectors:
+            out.write(" ".join(repr(x) for x in v) + "\n")
+        return 0
+    for s in model.score_vectors(vectors, use_numpy=use_numpy):
         out.write(repr(s) + "\n")
     return 0
 

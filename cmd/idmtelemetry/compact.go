@@ -58,6 +58,32 @@ func (w *window) parse() (from, to time.Time, err error) {
 	return
 }
 
+// days returns the selected days in order; with no selection, the day
+// before now (UTC): the nightly jobs' window.
+func (w *window) days(now time.Time) ([]time.Time, error) {
+	from, to, err := w.parse()
+	if err != nil {
+		return nil, err
+	}
+	yesterday := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)
+	switch {
+	case from.IsZero() && to.IsZero():
+		return []time.Time{yesterday}, nil
+	case from.IsZero():
+		return nil, usageError{fmt.Errorf("--to needs --from")}
+	case to.IsZero():
+		to = yesterday
+	}
+	var out []time.Time
+	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+		out = append(out, d)
+	}
+	if len(out) == 0 {
+		return nil, usageError{fmt.Errorf("--from %s is after yesterday (%s)", w.from, lake.Day(yesterday))}
+	}
+	return out, nil
+}
+
 func compactCommand(stdout, stderr io.Writer) *ffcli.Command {
 	var (
 		c         common

@@ -40,6 +40,10 @@ type loadgenFlags struct {
 	retries       int
 	version       string
 	pregenerate   bool
+	submit        bool
+	modelCheck    bool
+	keysDir       string
+	end           string
 }
 
 func loadgenCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -59,6 +63,10 @@ func loadgenCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the simulated fleet (IDMT_SEED)")
 	fs.IntVar(&f.retries, "retries", 5, "retries per batch on 5xx and 429, with exponential backoff (IDMT_RETRIES)")
 	fs.StringVar(&f.version, "collector-version", "loadgen-1.0", "version string the collectors report (IDMT_COLLECTOR_VERSION)")
+	fs.BoolVar(&f.submit, "submit", true, "submit the simulated records; --submit=false with --model-check only checks models (IDMT_SUBMIT)")
+	fs.BoolVar(&f.modelCheck, "model-check", false, "afterwards, check for and download each installation's model like a collector, verify and decrypt it, and score the installation's own records, reporting how many injected faults it flags (IDMT_MODEL_CHECK)")
+	fs.StringVar(&f.keysDir, "keys-dir", "./var/keys", "folder of the shared fernet.key for --model-check; IDMT_FERNET_KEY overrides (IDMT_KEYS_DIR)")
+	fs.StringVar(&f.end, "end", "", "end of the simulated period, RFC 3339 (default now); pin it to check models against the records of an earlier run (IDMT_END)")
 	fs.BoolVar(&f.pregenerate, "pregenerate", false, "simulate and encode every batch before the clock starts, so the figures measure the server, not the simulator (IDMT_PREGENERATE)")
 	return &ffcli.Command{
 		Name:       "loadgen",
@@ -67,16 +75,22 @@ func loadgenCommand(stdout, stderr io.Writer) *ffcli.Command {
 		LongHelp: `Simulate collectors: N installations across several heat-pump models send D
 days of 30-second records with IDM field names (and injected faults), in
 batches like the collectors in the field, retrying 5xx and 429 with
-exponential backoff. Prints records/s, MB/s, latencies and status counts.`,
+exponential backoff. Prints records/s, MB/s, latencies and status counts.
+With --model-check, each installation then checks for its model like a
+collector (GET /api/v1/model/check without a token), downloads it, verifies
+X-Model-Hash and the envelope, decrypts it and scores its own records.`,
 		FlagSet: fs,
 		Options: ffOptions(),
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
 				return usageError{fmt.Errorf("loadgen takes no arguments, got %q", args)}
 			}
-			sum, err := f.run(ctx)
-			if sum != nil {
+			sum, ms, err := f.run(ctx)
+			if sum != nil && f.submit {
 				sum.print(stdout)
+			}
+			if ms != nil {
+				ms.print(stdout)
 			}
 			return err
 		},
@@ -161,24 +175,45 @@ func (f *loadgenFlags) token() (string, error) {
 	return strings.TrimSpace(tok), nil
 }
 
-func (f *loadgenFlags) run(ctx context.Context) (*summary, error) {
+func (f *loadgenFlags) run(ctx context.Context) (*summary, *modelSummary, error) {
 	if f.installations < 1 || f.days < 1 || f.batchSize < 1 || f.concurrency < 1 {
-		return nil, usageError{errors.New("--installations, --days, --batch-size and --concurrency must be at least 1")}
+		return nil, nil, usageError{errors.New("--installations, --days, --batch-size and --concurrency must be at least 1")}
 	}
 	tok, err := f.token()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	client, err := f.client()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	fleet, err := simulate.NewFleet(f.seed, f.installations, min(f.models, len(simulate.Models())))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	end := time.Now().UTC().Truncate(time.Minute)
+	if f.end != "" {
+		if end, err = time.Parse(time.RFC3339, f.end); err != nil {
+			return nil, nil, usageError{fmt.Errorf("--end %q: want RFC 3339, e.g. 2026-11-28T00:00:00Z", f.end)}
+		}
+		end = end.UTC()
+	}
 	start := end.Add(-time.Duration(f.days) * 24 * time.Hour)
+	var sum *summary
+	if f.submit {
+		if sum, err = f.submitAll(ctx, client, tok, fleet, start, end); err != nil {
+			return sum, nil, err
+		}
+	}
+	if !f.modelCheck {
+		return sum, nil, nil
+	}
+	ms, err := f.checkModels(ctx, client, tok, fleet, start, end)
+	return sum, ms, err
+}
+
+// submitAll sends every installation's records, concurrency at a time.
+func (f *loadgenFlags) submitAll(ctx context.Context, client *http.Client, tok string, fleet []simulate.Installation, start, end time.Time) (*summary, error) {
 	sum := &summary{statuses: map[int]int{}}
 	var ready map[string][][]byte // installation ID → request bodies
 	if f.pregenerate {

@@ -62,6 +62,27 @@ func TestHelpExplainsSettings(t *testing.T) {
 			t.Errorf("help lacks %s:\n%s", want, out.String())
 		}
 	}
+	for cmd, wants := range map[string][]string{
+		"run":           {"IDMT_NIGHTLY", "IDMT_KEYS_DIR", "IDMT_TRAIN_MIN_INSTALLATIONS", "IDMT_POOL_MIN_SAMPLES", "embedded default"},
+		"jobs":          {"IDMT_LEASE_TTL", "compact-hourly", "status", "backfill"},
+		"jobs run":      {"pipeline", "--force", "handed to it"},
+		"train":         {"IDMT_TRAIN_WINDOW", "family", "community"},
+		"stats":         {"IDMT_STATS_K", "nothing to do"},
+		"publish":       {"--rollback", "envelope", "current"},
+		"keys generate": {"--out", "ed25519"},
+		"loadgen":       {"--model-check", "IDMT_FERNET_KEY"},
+	} {
+		out.Reset()
+		err := run(context.Background(), append(strings.Fields(cmd), "--help"), &out, &out)
+		if !errors.Is(err, flag.ErrHelp) {
+			t.Fatalf("%s --help: %v", cmd, err)
+		}
+		for _, want := range wants {
+			if !strings.Contains(out.String(), strings.TrimPrefix(want, "--")) {
+				t.Errorf("%s --help lacks %s:\n%s", cmd, want, out.String())
+			}
+		}
+	}
 	out.Reset()
 	if err := run(context.Background(), []string{"serve", "--no-such-flag"}, &out, &out); exitCode(err) != 2 {
 		t.Fatalf("unknown flag: %v (exit %d), want a usage error", err, exitCode(err))

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,6 +22,8 @@ import (
 	"github.com/idmtelemetry/idmtelemetry/cmd/server"
 	"github.com/idmtelemetry/idmtelemetry/ingest"
 	"github.com/idmtelemetry/idmtelemetry/lake"
+	"github.com/idmtelemetry/idmtelemetry/publish"
+	"github.com/idmtelemetry/idmtelemetry/stats"
 )
 
 // serveFlags are the settings of the HTTPS server.
@@ -33,6 +36,8 @@ type serveFlags struct {
 	trustedProxies string
 	memoryLimit    string
 	ingest         ingest.Config
+	keysFlag
+	stats statsFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -55,6 +60,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.srv.WriteTimeout, "write-timeout", d.WriteTimeout, "time from the end of the headers to the end of the response (IDMT_WRITE_TIMEOUT)")
 	fs.DurationVar(&f.srv.IdleTimeout, "idle-timeout", d.IdleTimeout, "keep-alive idle time (IDMT_IDLE_TIMEOUT)")
 	fs.DurationVar(&f.srv.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "time given to running requests on SIGINT/SIGTERM (IDMT_SHUTDOWN_TIMEOUT)")
+	f.keysFlag.register(fs)
+	f.stats.register(fs)
 }
 
 func serveCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -82,72 +89,139 @@ token in ./var/token, all generated on the first start and printed.`,
 	}
 }
 
-// serve runs the server until ctx ends.
-func (f *serveFlags) serve(ctx context.Context, stdout, stderr io.Writer) error {
+// app is a server ready to listen: its settings resolved, storage open,
+// routes mounted.
+type app struct {
+	log         *slog.Logger
+	bucket      *lake.Bucket
+	srv         *server.Server
+	reg         *prometheus.Registry
+	cert        *server.Certificate
+	toks        *server.TokenSource
+	keys        *publish.Keys
+	keysDir     string
+	keysCreated []string
+	catalog     *publish.Catalog
+	view        *stats.View
+}
+
+// setup resolves the settings and builds the server with every endpoint:
+// submit, model check and download, statistics, health and metrics.
+func (f *serveFlags) setup(ctx context.Context, stdout io.Writer) (*app, error) {
 	log, err := f.logger(stdout)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if f.srv.TrustedProxies, err = server.ParseCIDRs(f.trustedProxies); err != nil {
-		return usageError{err}
+		return nil, usageError{err}
 	}
 	if err := applyMemoryLimit(f.memoryLimit); err != nil {
-		return usageError{err}
+		return nil, usageError{err}
 	}
-	bucket, err := f.openBucket(ctx)
+	a := &app{log: log}
+	if a.bucket, err = f.openBucket(ctx); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			a.bucket.Close()
+		}
+	}()
+	if a.cert, err = server.LoadCertificate(f.certFile, f.keyFile, f.dataDir); err != nil {
+		return nil, err
+	}
+	if a.toks, err = server.LoadTokens(f.tokensFile, os.Getenv("IDMT_TOKENS"), f.dataDir); err != nil {
+		return nil, err
+	}
+	if a.keys, a.keysDir, a.keysCreated, err = f.keysFlag.load(f.dataDir); err != nil {
+		return nil, err
+	}
+	a.reg = prometheus.NewRegistry()
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if a.srv, err = server.New(f.srv, a.cert, server.NewTokens(a.toks.Tokens...), a.bucket, log, a.reg, version); err != nil {
+		return nil, usageError{err}
+	}
+	landing, err := lake.NewLanding(a.bucket, log)
+	if err != nil {
+		return nil, err
+	}
+	submit, err := ingest.NewHandler(landing, log, a.reg, f.ingest)
+	if err != nil {
+		return nil, err
+	}
+	r := a.srv.Router()
+	r.With(a.srv.RequireToken).Post("/api/v1/submit", submit.ServeHTTP)
+	if a.view, err = stats.NewView(a.bucket, log, a.reg, f.stats.viewConfig()); err != nil {
+		return nil, usageError{err}
+	}
+	a.view.Routes(r, a.srv.RequireToken)
+	if a.catalog, err = publish.NewCatalog(a.bucket, a.keys, publish.Config{Log: log}); err != nil {
+		return nil, err
+	}
+	models, err := publish.NewHandler(a.catalog, gate{a.view}, a.reg)
+	if err != nil {
+		return nil, err
+	}
+	models.Routes(r, a.srv.RequireToken, a.srv.CheckTokenIfPresent)
+	// Load published releases now, so a restarted server serves them from
+	// its first request; Watch keeps them fresh afterwards.
+	if err := a.catalog.Refresh(ctx); err != nil {
+		log.Warn("published models not loaded yet; retrying in the background", "err", err)
+	}
+	ok = true
+	return a, nil
+}
+
+// refreshEvery is how often a server rereads statistics and releases, so
+// that the output of jobs run elsewhere (another process holding the
+// scheduler lease) reaches every replica.
+const refreshEvery = 30 * time.Second
+
+// serve runs the server until ctx ends.
+func (f *serveFlags) serve(ctx context.Context, stdout, stderr io.Writer) error {
+	a, err := f.setup(ctx, stdout)
 	if err != nil {
 		return err
 	}
-	defer bucket.Close()
-	cert, err := server.LoadCertificate(f.certFile, f.keyFile, f.dataDir)
-	if err != nil {
+	defer a.bucket.Close()
+	if err := a.srv.Listen(); err != nil {
 		return err
 	}
-	toks, err := server.LoadTokens(f.tokensFile, os.Getenv("IDMT_TOKENS"), f.dataDir)
-	if err != nil {
-		return err
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := server.New(f.srv, cert, server.NewTokens(toks.Tokens...), bucket, log, reg, version)
-	if err != nil {
-		return usageError{err}
-	}
-	landing, err := lake.NewLanding(bucket, log)
-	if err != nil {
-		return err
-	}
-	submit, err := ingest.NewHandler(landing, log, reg, f.ingest)
-	if err != nil {
-		return err
-	}
-	srv.Router().With(srv.RequireToken).Post("/api/v1/submit", submit.ServeHTTP)
-	if err := srv.Listen(); err != nil {
-		return err
-	}
-	printBanner(stderr, f, srv, cert, toks)
-	log.Info("serving", "addr", srv.Addr(), "http_addr", srv.HTTPAddr(), "bucket", redactURL(f.bucket()), "version", version)
-	err = srv.Serve(ctx)
-	log.Info("stopped")
+	printBanner(stderr, f, a, "")
+	a.log.Info("serving", "addr", a.srv.Addr(), "http_addr", a.srv.HTTPAddr(), "bucket", redactURL(f.bucket()), "version", version)
+	go a.view.Run(ctx, refreshEvery)
+	go a.catalog.Watch(ctx, refreshEvery)
+	err = a.srv.Serve(ctx)
+	a.log.Info("stopped")
 	return err
+}
+
+// gate adapts the statistics view to the model endpoints' eligibility.
+type gate struct{ v *stats.View }
+
+func (g gate) Check(installationID, model string) publish.Decision {
+	d := g.v.Check(installationID, model)
+	return publish.Decision{Eligible: d.Eligible, Reason: d.Reason, ReasonDE: d.ReasonDE, DataPool: d.Pool}
 }
 
 // printBanner tells a newcomer what they need: where the server listens,
 // where data lives and how to submit a first batch. The token is shown
 // only when it lives in the data folder (the embedded default); tokens
 // from a file or the environment are secrets and never printed.
-func printBanner(w io.Writer, f *serveFlags, srv *server.Server, cert *server.Certificate, toks *server.TokenSource) {
-	_, port, _ := net.SplitHostPort(srv.Addr())
+func printBanner(w io.Writer, f *serveFlags, a *app, jobsNote string) {
+	_, port, _ := net.SplitHostPort(a.srv.Addr())
 	url := "https://localhost:" + port
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nidmtelemetry %s is listening on %s\n", version, url)
 	fmt.Fprintf(&b, "  bucket:      %s\n", redactURL(f.bucket()))
 	certNote := ""
-	if cert.Generated {
+	if a.cert.Generated {
 		certNote = " (self-signed, generated now)"
 	}
-	fmt.Fprintf(&b, "  certificate: %s%s\n", cert.CertFile, certNote)
+	fmt.Fprintf(&b, "  certificate: %s%s\n", a.cert.CertFile, certNote)
 	token := "<your token>"
+	toks := a.toks
 	defaultToken := toks.File == filepath.Join(f.dataDir, "token")
 	if defaultToken {
 		token = toks.Tokens[0]
@@ -159,9 +233,15 @@ func printBanner(w io.Writer, f *serveFlags, srv *server.Server, cert *server.Ce
 	} else {
 		fmt.Fprintf(&b, "  tokens:      %d configured (not shown)\n", len(toks.Tokens))
 	}
+	keysNote := ""
+	if len(a.keysCreated) > 0 {
+		keysNote = " (generated now)"
+	}
+	fmt.Fprintf(&b, "  model keys:  %s%s; public key at %s/api/v1/model/pubkey\n", a.keysDir, keysNote, url)
 	fmt.Fprintf(&b, "  metrics:     %s/metrics   health: %s/health\n", url, url)
+	b.WriteString(jobsNote)
 	fmt.Fprintf(&b, "\nSubmit a first batch:\n")
-	fmt.Fprintf(&b, "  curl --cacert %s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n", cert.CertFile, token)
+	fmt.Fprintf(&b, "  curl --cacert %s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n", a.cert.CertFile, token)
 	fmt.Fprintf(&b, "    -d '{\"installation_id\":\"550e8400-e29b-41d4-a716-446655440000\",\"heatpump_model\":\"AERO SLM 3-11\",\"version\":\"1.0.0\",\"data\":[{\"timestamp\":%d,\"temp_outside\":5.4,\"temp_heat_pump_flow\":32.1}]}' \\\n", time.Now().Unix())
 	fmt.Fprintf(&b, "    %s/api/v1/submit\n\n", url)
 	_, _ = io.WriteString(w, b.String())

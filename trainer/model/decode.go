@@ -50,12 +50,23 @@ type wireDoc struct {
 }
 
 type wireFeature struct {
-	Name   string   `json:"name"`
-	Kind   string   `json:"kind"`
-	Field  string   `json:"field"`
-	Impute *float64 `json:"impute"`
-	Center *float64 `json:"center"`
-	Scale  *float64 `json:"scale"`
+	Name           string    `json:"name"`
+	Kind           string    `json:"kind"`
+	Field          string    `json:"field"`
+	Field2         string    `json:"field2"`
+	Fields         []string  `json:"fields"`
+	Lo             []float64 `json:"lo"`
+	Hi             []float64 `json:"hi"`
+	Weights        []float64 `json:"weights"`
+	Intercept      []float64 `json:"intercept"`
+	Norm           []float64 `json:"norm"`
+	MinDenominator float64   `json:"min_denominator"`
+	Smooth         int64     `json:"smooth"`
+	Window         int64     `json:"window"`
+	MaxGap         int64     `json:"max_gap"`
+	Impute         *float64  `json:"impute"`
+	Center         *float64  `json:"center"`
+	Scale          *float64  `json:"scale"`
 }
 
 type wireForest struct {
@@ -98,8 +109,10 @@ func (w *wireDoc) document() (*Document, error) {
 		if f.Impute == nil || f.Center == nil || f.Scale == nil {
 			return nil, invalidf("feature %d: missing impute, center or scale", i)
 		}
-		d.Features[i] = Feature{Name: f.Name, Kind: f.Kind, Field: f.Field,
-			Impute: *f.Impute, Center: *f.Center, Scale: *f.Scale}
+		d.Features[i] = Feature{Name: f.Name, Kind: f.Kind, Field: f.Field, Field2: f.Field2,
+			Fields: f.Fields, Lo: f.Lo, Hi: f.Hi, Weights: f.Weights, Intercept: f.Intercept, Norm: f.Norm, MinDenominator: f.MinDenominator,
+			Smooth: f.Smooth, Window: f.Window, MaxGap: f.MaxGap, Impute: *f.Impute, Center: *f.Center, Scale: *f.Scale}
+		d.Features[i].normalize()
 	}
 	wf := w.Forest
 	if wf.NTrees == nil || wf.SampleSize == nil || wf.CSampleSize == nil || wf.HeightLimit == nil ||

@@ -15,13 +15,48 @@ const (
 	FormatVersion = 1
 )
 
-// Feature kinds. Only KindRaw exists in format version 1 so far; new kinds are
-// added to feature.go (Go) and idmt_model.py (Python) together, and readers
-// that do not know a kind reject the document with ErrUnknownKind rather than
-// score it wrongly.
+// Feature kinds. New kinds are added to feature.go (Go) and idmt_model.py
+// (Python) together, and readers that do not know a kind reject the document
+// with ErrUnknownKind rather than score it wrongly. docs/MODEL_FORMAT.md
+// gives the exact formula of each.
 const (
 	// KindRaw is a raw telemetry field used as is.
 	KindRaw = "raw"
+	// KindEnvelope is how far the row lies outside the training envelope:
+	// the largest distance of a field of Fields below Lo or above Hi,
+	// relative to Hi - Lo; 0 inside.
+	KindEnvelope = "envelope"
+	// KindRate is the rate of change per hour of a monotone counter (Field)
+	// since its previous value in the same installation, at most MaxGap
+	// seconds earlier; missing after a gap or when the counter goes down (a
+	// reset). Temporal: computed by a Stream.
+	KindRate = "rate"
+	// KindJump is the largest change of a field of Fields since its
+	// previous value, relative to the field's Norm (a spike). Temporal.
+	KindJump = "jump"
+	// KindStuck is the largest time a field of Fields has kept exactly the
+	// same value, relative to the field's Norm in seconds (a stuck sensor).
+	// Temporal.
+	KindStuck = "stuck"
+	// KindRollingDiff is the mean of Field minus Field2 over the rows of the
+	// last Window seconds that have both (e.g. the heat pump's flow-return
+	// spread over ten minutes). Temporal.
+	KindRollingDiff = "rolling_diff"
+	// KindRollingRatio is the sum of Field over the sum of Field2 over the
+	// rows of the last Window seconds that have both, when the mean of
+	// Field2 is at least MinDenominator (e.g. the COP over ten minutes, which
+	// start-ups and defrosts barely move). Temporal.
+	KindRollingRatio = "rolling_ratio"
+	// KindResidual is the largest error of a linear prediction of a field of
+	// Fields from the others, relative to the field's Norm, on values
+	// smoothed per installation over about Smooth rows: field i is predicted
+	// as Intercept[i] + Σj Weights[i*k+j]·field j (k fields, Weights[i*k+i]
+	// = 0). Sensors of one plant move together; a drifting or stuck sensor
+	// leaves the relation. Missing when a field is. Temporal.
+	KindResidual = "residual"
+	// KindChanges counts the changes of value of the fields of Fields in
+	// the rows of the last Window seconds (short cycling). Temporal.
+	KindChanges = "changes"
 )
 
 // Split kinds of the internal nodes of a forest.
@@ -73,8 +108,33 @@ type Feature struct {
 	Name string
 	// Kind says how the value is computed from a raw row (KindRaw).
 	Kind string
-	// Field is the raw field read by KindRaw.
-	Field string
+	// Field is the raw field a single-field kind reads; Field2 is the
+	// second operand of KindRollingDiff and KindRollingRatio.
+	Field, Field2 string
+	// Fields are the raw fields of the kinds that combine many (envelope,
+	// residual, jump, stuck, changes).
+	Fields []string
+	// Lo and Hi are KindEnvelope's bounds per field of Fields; Norm is, per
+	// field, what counts as 1: KindResidual's prediction error, KindJump's
+	// change, KindStuck's duration in seconds, KindChanges's count.
+	Lo, Hi, Norm []float64
+	// Weights and Intercept are KindResidual's linear predictions: k×k
+	// weights row by row, and k intercepts.
+	Weights, Intercept []float64
+	// MinDenominator is the smallest mean Field2 for which KindRollingRatio
+	// is defined.
+	MinDenominator float64
+	// Smooth is KindResidual's smoothing length in rows: each field's
+	// exponential moving average with weight 2/(Smooth+1) on the newest
+	// value (1: no smoothing).
+	Smooth int64
+	// Window is the window in whole seconds of KindChanges and the rolling
+	// kinds.
+	Window int64
+	// MaxGap is, for temporal kinds, the longest time in whole seconds
+	// between two rows of an installation for the earlier one to count as
+	// the previous row of the later one.
+	MaxGap int64
 	// Impute replaces a missing or non-finite value, in raw units.
 	Impute float64
 	// Center and Scale standardise the value; Scale is positive.
@@ -197,24 +257,6 @@ func (d *Document) validateHead() error {
 	m := &d.Metadata
 	if m.Rows < 0 || m.Installations < 0 {
 		return invalidf("metadata: negative rows or installations")
-	}
-	return nil
-}
-
-func (f *Feature) validate() error {
-	switch f.Kind {
-	case KindRaw:
-		if f.Field == "" {
-			return invalidf("raw feature without field")
-		}
-	default:
-		return fmt.Errorf("%w: %w %q", ErrInvalid, ErrUnknownKind, f.Kind)
-	}
-	if !finite(f.Impute) || !finite(f.Center) {
-		return invalidf("impute or center not finite")
-	}
-	if !finite(f.Scale) || f.Scale <= 0 {
-		return invalidf("scale %v not positive and finite", f.Scale)
 	}
 	return nil
 }

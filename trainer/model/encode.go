@@ -37,8 +37,51 @@ func Marshal(d *Document) ([]byte, error) {
 		w.str(ft.Name)
 		w.raw(", \"kind\": ")
 		w.str(ft.Kind)
-		w.raw(", \"field\": ")
-		w.str(ft.Field)
+		k := kinds[ft.Kind]
+		if k.field {
+			w.raw(", \"field\": ")
+			w.str(ft.Field)
+		}
+		if k.field2 {
+			w.raw(", \"field2\": ")
+			w.str(ft.Field2)
+		}
+		if k.fields {
+			w.raw(", \"fields\": ")
+			w.strs(ft.Fields)
+		}
+		if k.lo {
+			w.raw(", \"lo\": ")
+			w.floats(ft.Lo)
+			w.raw(", \"hi\": ")
+			w.floats(ft.Hi)
+		}
+		if k.weights {
+			w.raw(", \"weights\": ")
+			w.floats(ft.Weights)
+			w.raw(", \"intercept\": ")
+			w.floats(ft.Intercept)
+		}
+		if k.norm {
+			w.raw(", \"norm\": ")
+			w.floats(ft.Norm)
+		}
+		if k.minDenominator {
+			w.raw(", \"min_denominator\": ")
+			w.float(ft.MinDenominator)
+		}
+		if k.smooth {
+			w.raw(", \"smooth\": ")
+			w.int(ft.Smooth)
+		}
+		if k.window {
+			w.raw(", \"window\": ")
+			w.int(ft.Window)
+		}
+		if k.maxGap {
+			w.raw(", \"max_gap\": ")
+			w.int(ft.MaxGap)
+		}
 		w.raw(", \"impute\": ")
 		w.float(ft.Impute)
 		w.raw(", \"center\": ")
@@ -134,6 +177,17 @@ func (w *writer) time(t time.Time) {
 		return
 	}
 	w.str(t.UTC().Format(time.RFC3339Nano))
+}
+
+func (w *writer) strs(v []string) {
+	w.b = append(w.b, '[')
+	for i, x := range v {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.str(x)
+	}
+	w.b = append(w.b, ']')
 }
 
 func (w *writer) ints(v []int32) {

@@ -2,7 +2,9 @@
 // separates anomalies from normal rows: ROC AUC with ties handled by average
 // rank, a reader for the labelled CSV files that bench/paper-auc.sh exports
 // from R's mlbench, and the AUCs that Liu, Ting & Zhou (ICDM 2008) report in
-// their Table 2, so that a run can be set against the paper.
+// their Table 2, so that a run can be set against the paper; and the
+// heat-pump fault evaluation (Heatpump): a model trained as the training job
+// trains it on simulated telemetry, scored per injected fault kind.
 //
 // The figures and how they were obtained are in docs/MODEL_QUALITY.md.
 package quality

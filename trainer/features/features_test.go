@@ -1,0 +1,169 @@
+package features
+
+import (
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idmtelemetry/idmtelemetry/trainer/model"
+)
+
+var t0 = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+
+// synthetic streams rows of a few installations with fields of every
+// kind Choose distinguishes.
+func synthetic(p *Profile, installations, rows int) {
+	for i := range installations {
+		inst := string(rune('a' + i))
+		counter := 1000.0 * float64(i+1)
+		for k := range rows {
+			counter += float64(k%3) * 0.01
+			row := map[string]float64{
+				"temp":    20 + 5*math.Sin(float64(k)/10) + float64(i),
+				"flag":    float64(k / 7 % 2),
+				"const":   42,
+				"setting": float64(30 + i), // configuration: varies between installations only
+				"counter": counter,
+			}
+			if k%3 == 0 {
+				row["sparse"] = float64(k % 5) // present in a third of the rows
+			}
+			p.Add(inst, t0.Add(time.Duration(k)*30*time.Second), row)
+		}
+	}
+}
+
+func TestChoose(t *testing.T) {
+	p := NewProfile()
+	synthetic(p, 3, 200)
+	if p.Rows() != 600 || p.Installations() != 3 {
+		t.Fatalf("rows %d, installations %d", p.Rows(), p.Installations())
+	}
+	names := func(fs []model.Feature) string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.Name+":"+f.Kind)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tt := range []struct {
+		opts Options
+		want string
+	}{
+		// const is constant, setting configuration, sparse too rare; the
+		// counter becomes a rate.
+		{Options{RawOnly: true}, "counter_rate:rate flag:raw temp:raw"},
+		{Options{RawOnly: true, MinPresence: 0.3}, "counter_rate:rate flag:raw sparse:raw temp:raw"},
+		// temp is the only measurement (fractional), flag changes too often
+		// to count as a state; no physical relation applies.
+		{Options{}, "envelope:envelope jump:jump stuck:stuck"},
+		{Options{WithRaw: true}, "counter_rate:rate flag:raw temp:raw envelope:envelope jump:jump stuck:stuck"},
+	} {
+		got, err := p.Choose(tt.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if names(got) != tt.want {
+			t.Errorf("%+v: %s, want %s", tt.opts, names(got), tt.want)
+		}
+	}
+	got, err := p.Choose(Options{RawOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := model.Feature{Name: "counter_rate", Kind: model.KindRate, Field: "counter", MaxGap: 900, Scale: 1}
+	if !reflect.DeepEqual(got[0], want) {
+		t.Errorf("rate feature %+v, want %+v", got[0], want)
+	}
+	env, err := p.Choose(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// temp spans 20±5 plus the installation's offset 0…2.
+	if e := env[0]; len(e.Fields) != 2 || !(e.Lo[1] > 14 && e.Lo[1] < 16 && e.Hi[1] > 26 && e.Hi[1] < 28) {
+		t.Errorf("envelope %+v", e)
+	}
+}
+
+// TestChooseDeterministic checks that the same rows give the same features.
+func TestChooseDeterministic(t *testing.T) {
+	var docs [2][]model.Feature
+	for i := range docs {
+		p := NewProfile()
+		synthetic(p, 4, 300)
+		var err error
+		if docs[i], err = p.Choose(Options{WithRaw: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(docs[0], docs[1]) {
+		t.Error("two profiles of the same rows chose different features")
+	}
+}
+
+func TestChooseNothing(t *testing.T) {
+	if _, err := NewProfile().Choose(Options{}); !errors.Is(err, ErrNoFeatures) {
+		t.Errorf("empty profile: %v", err)
+	}
+	p := NewProfile()
+	for k := range 10 {
+		p.Add("a", t0.Add(time.Duration(k)*time.Minute), map[string]float64{"c": 1})
+	}
+	if _, err := p.Choose(Options{}); !errors.Is(err, ErrNoFeatures) {
+		t.Errorf("constant profile: %v", err)
+	}
+	if _, err := p.Choose(Options{MinPresence: 2}); !errors.Is(err, ErrNoFeatures) {
+		t.Errorf("bad options: %v", err)
+	}
+}
+
+func TestFit(t *testing.T) {
+	fs := []model.Feature{model.Raw("a"), model.Raw("b"), model.Raw("c")}
+	nan := math.NaN()
+	sample := [][]float64{{1, 5, nan}, {2, 5, nan}, {3, 5, nan}, {4, 5, nan}, {nan, 5, nan}}
+	got := Fit(fs, sample)
+	// a: median 2.5, IQR 3.25-1.75 = 1.5; b: constant, scale falls back to
+	// 1 (sd 0); c: no finite value: 0 and 1.
+	want := [][3]float64{{2.5, 2.5, 1.5}, {5, 5, 1}, {0, 0, 1}}
+	for i, w := range want {
+		if got[i].Impute != w[0] || got[i].Center != w[1] || got[i].Scale != w[2] {
+			t.Errorf("feature %d: impute %v center %v scale %v, want %v", i, got[i].Impute, got[i].Center, got[i].Scale, w)
+		}
+	}
+	if fs[0].Scale != 1 || fs[0].Center != 0 {
+		t.Error("Fit modified its input")
+	}
+}
+
+// TestPipeline runs the three steps as the training job does and checks
+// that the result is a valid, scorable model document.
+func TestPipeline(t *testing.T) {
+	p := NewProfile()
+	synthetic(p, 3, 300)
+	fs, err := p.Choose(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := model.NewStream(fs)
+	var sample [][]float64
+	for i := range 3 {
+		inst := string(rune('a' + i))
+		for k := range 300 {
+			row := map[string]float64{"temp": 20 + float64(k%17), "flag": float64(k % 2), "counter": float64(k)}
+			sample = append(sample, s.Vector(nil, inst, t0.Add(time.Duration(k)*30*time.Second), row))
+		}
+	}
+	fitted := Fit(fs, sample)
+	d := model.Document{Features: fitted, Scaling: "robust"}
+	for _, r := range sample {
+		d.Prepare(r)
+		for j, v := range r {
+			if !finite(v) {
+				t.Fatalf("prepared value %d not finite: %v", j, v)
+			}
+		}
+	}
+}

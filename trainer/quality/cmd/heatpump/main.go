@@ -1,0 +1,76 @@
+// Command heatpump runs the heat-pump fault evaluation of trainer/quality:
+// it simulates a fleet, trains a model on a training window as the training
+// job does (no labels), and prints the AUC per injected fault kind on the
+// following test window.
+//
+//	go run ./trainer/quality/cmd/heatpump [--baseline] [--ext 0] [--installations 10] ...
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/idmtelemetry/idmtelemetry/trainer/iforest"
+	"github.com/idmtelemetry/idmtelemetry/trainer/model"
+	"github.com/idmtelemetry/idmtelemetry/trainer/quality"
+)
+
+func main() {
+	var cfg quality.HeatpumpConfig
+	flag.StringVar(&cfg.Model, "model", "AERO SLM 3-11", "catalog heat-pump model")
+	flag.IntVar(&cfg.Installations, "installations", 20, "installations in the fleet")
+	flag.IntVar(&cfg.TrainDays, "train-days", 7, "days in the training window")
+	flag.IntVar(&cfg.TestDays, "test-days", 4, "days in the test window")
+	flag.DurationVar(&cfg.Interval, "interval", 30*time.Second, "record interval")
+	flag.Float64Var(&cfg.TrainFaultRate, "train-faults", 0.2, "fault episodes per installation and day in the training window (-1: none)")
+	flag.Float64Var(&cfg.TestFaultRate, "test-faults", 4, "fault episodes per installation and day in the test window")
+	flag.Uint64Var(&cfg.Seed, "seed", 1, "fleet seed")
+	forestSeed := flag.Uint64("forest-seed", 1, "forest seed")
+	flag.IntVar(&cfg.Forest.ExtensionLevel, "ext", 0, "extension level (0: axis-parallel isolation forest)")
+	flag.BoolVar(&cfg.Features.RawOnly, "baseline", false, "raw fields and counter rates only (the baseline)")
+	flag.BoolVar(&cfg.Features.WithRaw, "with-raw", false, "raw fields and counter rates as well as the derived features")
+	showFeatures := flag.Bool("features", false, "print the chosen features")
+	flag.IntVar(&cfg.Seeds, "seeds", 5, "forests (seeds forest-seed, forest-seed+1, …) to average over")
+	flag.BoolVar(&cfg.PerFeature, "per-feature", false, "print the AUC of each feature alone per fault kind")
+	flag.Parse()
+	cfg.Forest = iforest.Config{Seed: *forestSeed, ExtensionLevel: cfg.Forest.ExtensionLevel}
+
+	start := time.Now()
+	res, err := quality.Heatpump(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "heatpump:", err)
+		os.Exit(1)
+	}
+	if *showFeatures {
+		for _, f := range res.Document.Features {
+			fmt.Println(describe(f))
+		}
+	}
+	fmt.Printf("model %s, %d installations, %d training rows (%d sampled), %d test rows (%d normal), %d features, %s\n",
+		cfg.Model, cfg.Installations, res.TrainRows, res.Document.Metadata.Rows, res.TestRows, res.NormalRows,
+		len(res.Document.Features), time.Since(start).Round(time.Second))
+	fmt.Printf("%-14s %8s %8s  %s\n", "fault", "episodes", "rows", "AUC (mean ± sd)")
+	for _, f := range append(res.Faults, res.All) {
+		fmt.Printf("%-14s %8d %8d  %.3f ± %.3f\n", f.Kind, f.Episodes, f.Rows, f.AUC, f.SD)
+	}
+	if cfg.PerFeature {
+		fmt.Printf("\n%-36s", "feature AUC alone")
+		for _, f := range res.Faults {
+			fmt.Printf(" %7.7s", f.Kind)
+		}
+		fmt.Println()
+		for i, f := range res.Document.Features {
+			fmt.Printf("%-36.36s", f.Name)
+			for _, a := range res.PerFeature[i] {
+				fmt.Printf(" %7.3f", a)
+			}
+			fmt.Println()
+		}
+	}
+}
+
+func describe(f model.Feature) string {
+	return fmt.Sprintf("%-40s %-10s %s", f.Name, f.Kind, f.Field)
+}

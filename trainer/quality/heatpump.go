@@ -1,0 +1,327 @@
+package quality
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/idmtelemetry/idmtelemetry/trainer/features"
+	"github.com/idmtelemetry/idmtelemetry/trainer/iforest"
+	"github.com/idmtelemetry/idmtelemetry/trainer/model"
+	"github.com/idmtelemetry/idmtelemetry/trainer/simulate"
+)
+
+// HeatpumpConfig sets up the heat-pump fault evaluation: a fleet of one
+// heat-pump model simulated by trainer/simulate for a training window and
+// the test window that follows it. The zero value gives the defaults that
+// docs/MODEL_QUALITY.md reports.
+type HeatpumpConfig struct {
+	// Model is the catalog heat-pump model (default "AERO SLM 3-11", an air
+	// unit, so defrost cycles are part of normal operation).
+	Model string
+	// Installations is the fleet size (default 20).
+	Installations int
+	// TrainDays and TestDays are the lengths of the windows (7 and 4).
+	TrainDays, TestDays int
+	// Interval is the record interval (default 30 s, as collectors send).
+	Interval time.Duration
+	// TrainFaultRate is the mean number of fault episodes per installation
+	// and day in the training window (default 0.2: the training data is
+	// healthy-ish, as a real lake would be, and nobody labels it); -1 means
+	// none. TestFaultRate is the same in the test window (default 4, so
+	// that every kind has a few dozen episodes).
+	TrainFaultRate, TestFaultRate float64
+	// Seed derives the fleet; the forest's seed is Forest.Seed.
+	Seed uint64
+	// SampleRows is the reservoir size of feature vectors the forest is
+	// fitted on (default 32768).
+	SampleRows int
+	// Features and Forest configure the model exactly as the training job
+	// would.
+	Features features.Options
+	Forest   iforest.Config
+	// Seeds is the number of forests fitted on the same sample, with seeds
+	// Forest.Seed, Forest.Seed+1, …; AUCs are their mean (default 1).
+	Seeds int
+	// PerFeature asks for the AUC of each single feature per fault kind
+	// (HeatpumpResult.PerFeature), a diagnostic of which inputs carry the
+	// signal.
+	PerFeature bool
+}
+
+func (c *HeatpumpConfig) defaults() {
+	if c.Model == "" {
+		c.Model = "AERO SLM 3-11"
+	}
+	if c.Installations == 0 {
+		c.Installations = 20
+	}
+	if c.TrainDays == 0 {
+		c.TrainDays = 7
+	}
+	if c.TestDays == 0 {
+		c.TestDays = 4
+	}
+	if c.Interval == 0 {
+		c.Interval = simulate.DefaultInterval
+	}
+	switch c.TrainFaultRate {
+	case 0:
+		c.TrainFaultRate = 0.2
+	case -1:
+		c.TrainFaultRate = 0
+	}
+	if c.TestFaultRate == 0 {
+		c.TestFaultRate = 4
+	}
+	if c.Seeds < 1 {
+		c.Seeds = 1
+	}
+	if c.SampleRows == 0 {
+		c.SampleRows = 32768
+	}
+}
+
+// FaultAUC is the result for one fault kind: the AUC of the scores of the
+// test rows labelled with it against those of the unlabelled test rows.
+type FaultAUC struct {
+	Kind     string
+	Episodes int // episodes with at least one labelled row
+	Rows     int // labelled rows
+	// AUC is the mean over the forests (HeatpumpConfig.Seeds), SD the
+	// sample standard deviation (0 for one forest).
+	AUC, SD float64
+}
+
+// HeatpumpResult is the outcome of Heatpump.
+type HeatpumpResult struct {
+	// Document is the model of the first forest.
+	Document   *model.Document
+	TrainRows  int64
+	TestRows   int
+	NormalRows int
+	// Faults has one entry per fault kind that labelled at least one row,
+	// in simulate.Faults order; All pools every faulty row.
+	Faults []FaultAUC
+	All    FaultAUC
+	// PerFeature[i][k] is the AUC of |prepared value| of feature i alone
+	// for Faults[k] (when HeatpumpConfig.PerFeature is set).
+	PerFeature [][]float64
+}
+
+// Heatpump trains a model on the training window exactly as the training
+// job does (Profile → Choose → Stream → reservoir sample → Fit → iforest),
+// without any access to the labels, then scores every row of the test
+// window through a Stream and reports the AUC per fault kind.
+func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
+	cfg.defaults()
+	var res HeatpumpResult
+	fleet := make([]simulate.Installation, cfg.Installations)
+	for i := range fleet {
+		inst, err := simulate.NewInstallation(cfg.Seed<<20|uint64(i+1), cfg.Model)
+		if err != nil {
+			return res, err
+		}
+		fleet[i] = inst
+	}
+	trainStart := simulate.DefaultStart
+	testStart := trainStart.AddDate(0, 0, cfg.TrainDays)
+	train := simulate.Config{Start: trainStart, Interval: cfg.Interval, FaultRate: cfg.TrainFaultRate}
+
+	// Pass 1: profile the training window.
+	prof := features.NewProfile()
+	err := eachRow(fleet, train, cfg.TrainDays, func(id string, ts time.Time, row map[string]float64, _ simulate.Fault) {
+		prof.Add(id, ts, row)
+	}, nil)
+	if err != nil {
+		return res, err
+	}
+	feats, err := prof.Choose(cfg.Features)
+	if err != nil {
+		return res, err
+	}
+
+	// Pass 2: stream the feature vectors into a uniform reservoir.
+	stream := model.NewStream(feats)
+	nf := len(feats)
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
+	sample := make([]float64, 0, cfg.SampleRows*nf)
+	var vec []float64
+	err = eachRow(fleet, train, cfg.TrainDays, func(id string, ts time.Time, row map[string]float64, _ simulate.Fault) {
+		vec = stream.Vector(vec[:0], id, ts, row)
+		res.TrainRows++
+		if len(sample) < cap(sample) {
+			sample = append(sample, vec...)
+		} else if j := rng.Int64N(res.TrainRows); j < int64(cfg.SampleRows) {
+			copy(sample[int(j)*nf:], vec)
+		}
+	}, nil)
+	if err != nil {
+		return res, err
+	}
+	rows := make([][]float64, len(sample)/nf)
+	for i := range rows {
+		rows[i] = sample[i*nf : (i+1)*nf]
+	}
+	feats = features.Fit(feats, rows)
+	prep := model.Document{Features: feats}
+	for _, r := range rows {
+		prep.Prepare(r)
+	}
+	docs := make([]*model.Document, cfg.Seeds)
+	for k := range docs {
+		fc := cfg.Forest
+		fc.Seed += uint64(k)
+		forest, err := iforest.Fit(iforest.Matrix{Data: sample, Rows: len(rows), Cols: nf}, fc)
+		if err != nil {
+			return res, err
+		}
+		docs[k], err = forest.Document(feats, "robust", model.Metadata{
+			HeatpumpModel: cfg.Model, WindowFrom: trainStart, WindowTo: testStart,
+			Rows: int64(len(rows)), Installations: int64(len(fleet)), Seed: fc.Seed,
+		})
+		if err != nil {
+			return res, err
+		}
+	}
+	res.Document = docs[0]
+
+	// Test window: score every row through a fresh stream with every forest.
+	test := simulate.Config{Start: testStart, Interval: cfg.Interval, FaultRate: cfg.TestFaultRate}
+	var (
+		scores = make([][]float64, len(docs))
+		labels []simulate.Fault
+		vecs   []float64
+		// labelled holds the times of an installation's labelled rows.
+		labelled = map[simulate.Fault][]time.Time{}
+		episodes = map[simulate.Fault]int{}
+	)
+	stream = docs[0].Stream()
+	err = eachRow(fleet, test, cfg.TestDays, func(id string, ts time.Time, row map[string]float64, label simulate.Fault) {
+		vec = stream.Vector(vec[:0], id, ts, row)
+		for k, d := range docs {
+			scores[k] = append(scores[k], d.ScoreVector(vec))
+		}
+		if cfg.PerFeature {
+			n := len(vecs)
+			vecs = append(vecs, vec...)
+			prep.Prepare(vecs[n:])
+		}
+		labels = append(labels, label)
+		if label != simulate.FaultNone {
+			labelled[label] = append(labelled[label], ts)
+		}
+	}, func(eps []simulate.Episode) {
+		for _, e := range eps {
+			for _, ts := range labelled[e.Kind] {
+				if !ts.Before(e.Start) && ts.Before(e.End) {
+					episodes[e.Kind]++
+					break
+				}
+			}
+		}
+		clear(labelled)
+	})
+	if err != nil {
+		return res, err
+	}
+	res.TestRows = len(labels)
+	for _, l := range labels {
+		if l == simulate.FaultNone {
+			res.NormalRows++
+		}
+	}
+	// auc returns the AUC of score against the rows of kinds keep versus
+	// the normal rows.
+	var ss []float64
+	var ys []bool
+	auc := func(score []float64, keep func(simulate.Fault) bool) (float64, int, error) {
+		ss, ys = ss[:0], ys[:0]
+		for i, l := range labels {
+			if l == simulate.FaultNone || keep(l) {
+				ss = append(ss, score[i])
+				ys = append(ys, l != simulate.FaultNone)
+			}
+		}
+		a, err := AUC(ss, ys)
+		return a, len(ss) - res.NormalRows, err
+	}
+	summary := func(name string, eps int, keep func(simulate.Fault) bool) (FaultAUC, error) {
+		fa := FaultAUC{Kind: name, Episodes: eps}
+		aucs := make([]float64, len(docs))
+		for k := range docs {
+			a, n, err := auc(scores[k], keep)
+			if err != nil {
+				return fa, err
+			}
+			aucs[k], fa.Rows = a, n
+		}
+		fa.AUC, fa.SD = MeanSD(aucs)
+		return fa, nil
+	}
+	var kinds []simulate.Fault
+	for _, k := range simulate.Faults() {
+		fa, err := summary(k.String(), episodes[k], func(l simulate.Fault) bool { return l == k })
+		if err != nil {
+			continue // the kind labelled no row
+		}
+		res.Faults = append(res.Faults, fa)
+		kinds = append(kinds, k)
+	}
+	total := 0
+	for _, n := range episodes {
+		total += n
+	}
+	if res.All, err = summary("all", total, func(simulate.Fault) bool { return true }); err != nil {
+		return res, fmt.Errorf("test window: %w", err)
+	}
+	if cfg.PerFeature {
+		col := make([]float64, len(labels))
+		for i := range nf {
+			for r := range col {
+				col[r] = math.Abs(vecs[r*nf+i])
+			}
+			aucs := make([]float64, len(kinds))
+			for j, k := range kinds {
+				aucs[j], _, _ = auc(col, func(l simulate.Fault) bool { return l == k })
+			}
+			res.PerFeature = append(res.PerFeature, aucs)
+		}
+	}
+	return res, nil
+}
+
+// eachRow generates days of records of each installation, one
+// installation after the other and each in time order, and calls fn with
+// each record as a raw row (reused between calls) and its label, and done
+// (if not nil) with the installation's fault episodes once its rows are
+// done.
+func eachRow(fleet []simulate.Installation, cfg simulate.Config, days int,
+	fn func(id string, ts time.Time, row map[string]float64, label simulate.Fault), done func([]simulate.Episode)) error {
+	row := map[string]float64{}
+	var recs []simulate.Record
+	for _, inst := range fleet {
+		g, err := simulate.NewGenerator(inst, cfg)
+		if err != nil {
+			return err
+		}
+		names := g.Fields()
+		for d := 1; d <= days; d++ {
+			recs = g.Generate(recs[:0], cfg.Start.AddDate(0, 0, d))
+			for i := range recs {
+				r := &recs[i]
+				clear(row)
+				for j, v := range r.Values {
+					row[names[j]] = v
+				}
+				ts := time.UnixMilli(int64(math.Round(r.Timestamp * 1000))).UTC()
+				fn(inst.ID, ts, row, r.Label)
+			}
+		}
+		if done != nil {
+			done(g.Episodes())
+		}
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package quality
+
+import (
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/idmtelemetry/idmtelemetry/trainer/features"
+	"github.com/idmtelemetry/idmtelemetry/trainer/iforest"
+)
+
+// smallHeatpump is a configuration small enough for every test run: the
+// figures of docs/MODEL_QUALITY.md come from cmd/heatpump or from
+// TestHeatpumpFigures.
+func smallHeatpump(opts features.Options) HeatpumpConfig {
+	return HeatpumpConfig{Installations: 4, TrainDays: 2, TestDays: 1, Interval: 2 * time.Minute,
+		TestFaultRate: 6, SampleRows: 4096, Features: opts, Forest: iforest.Config{Trees: 50, Seed: 1}}
+}
+
+func TestHeatpumpSmall(t *testing.T) {
+	base, err := Heatpump(smallHeatpump(features.Options{RawOnly: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Heatpump(smallHeatpump(features.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Faults) < 5 || res.TestRows != 4*720 || res.NormalRows == 0 {
+		t.Fatalf("faults %+v, %d test rows, %d normal", res.Faults, res.TestRows, res.NormalRows)
+	}
+	for _, f := range res.Document.Features {
+		if f.Kind == "raw" {
+			t.Errorf("raw feature %s in the default model", f.Name)
+		}
+	}
+	t.Logf("AUC of all faults: baseline %.3f, derived features %.3f", base.All.AUC, res.All.AUC)
+	if !(res.All.AUC > base.All.AUC) {
+		t.Errorf("derived features (%.3f) no better than raw ones (%.3f)", res.All.AUC, base.All.AUC)
+	}
+	again, err := Heatpump(smallHeatpump(features.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(again.Faults, res.Faults) {
+		t.Errorf("not deterministic: %+v then %+v", res.Faults, again.Faults)
+	}
+}
+
+// TestHeatpumpFigures runs the evaluation of the reference fleet that
+// docs/MODEL_QUALITY.md reports (about 25 s on two cores) when
+// IDMT_HEATPUMP_EVAL is set, and checks that no kind falls below what is
+// documented: AUC ≥ 0.90 for the kinds that reach the target, with a margin
+// for the two that do not (stuck sensors, drift).
+func TestHeatpumpFigures(t *testing.T) {
+	if os.Getenv("IDMT_HEATPUMP_EVAL") == "" {
+		t.Skip("set IDMT_HEATPUMP_EVAL=1 to run the heat-pump fault evaluation")
+	}
+	res, err := Heatpump(HeatpumpConfig{Seed: 1, Seeds: 5, Forest: iforest.Config{Seed: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Faults {
+		t.Logf("%-14s %5d episodes %7d rows  AUC %.3f ± %.3f", f.Kind, f.Episodes, f.Rows, f.AUC, f.SD)
+		target := 0.90
+		switch f.Kind {
+		case "stuck":
+			target = 0.88 // 0.902 documented; see docs/MODEL_QUALITY.md
+		case "drift":
+			target = 0.74 // 0.762 documented
+		}
+		if f.AUC < target {
+			t.Errorf("%s: AUC %.3f below %.2f", f.Kind, f.AUC, target)
+		}
+	}
+}

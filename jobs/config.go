@@ -35,8 +35,13 @@ type Config struct {
 	// spec starts with CRON_TZ=<zone>.
 	Nightly, Hourly string
 	// CatchUp is how many windows back each trigger looks for incomplete
-	// work: days for the pipeline, CatchUp×24 hours for the hourly job.
+	// work: days for the pipeline, CatchUp×24 hours for the hourly job
+	// unless HourlyCatchUp is set.
 	CatchUp int
+	// HourlyCatchUp, when positive, is how many hours back the hourly job
+	// catches up instead. A cumulative hourly job (compaction merges
+	// everything not yet consumed, whatever the hour) needs only 1.
+	HourlyCatchUp int
 	// LeaseTTL is how long a lease term lasts; the holder renews every
 	// LeaseTTL/3.
 	LeaseTTL time.Duration

@@ -15,8 +15,8 @@
 // scheduler started at 03:00 UTC does not process yesterday before the
 // collectors' 02:00 local submissions have landed. On taking the lease and
 // on every trigger, the runner catches up on the last CatchUp due days
-// (CatchUp×24 hours for the hourly job) whose work is incomplete, oldest
-// first. Jobs run one at a time per process.
+// (CatchUp×24 hours for the hourly job, or HourlyCatchUp hours) whose work
+// is incomplete, oldest first. Jobs run one at a time per process.
 //
 // # Run records and outcomes
 //

@@ -289,7 +289,11 @@ func (r *Runner) passNightly(ctx context.Context, h *holding) {
 }
 
 func (r *Runner) passHourly(ctx context.Context, h *holding) {
-	r.catchUp(ctx, h, []Job{*r.hourlyJob}, due(r.hourly, hourly, r.now(), r.cfg.CatchUp*24))
+	hours := r.cfg.CatchUp * 24
+	if r.cfg.HourlyCatchUp > 0 {
+		hours = r.cfg.HourlyCatchUp
+	}
+	r.catchUp(ctx, h, []Job{*r.hourlyJob}, due(r.hourly, hourly, r.now(), hours))
 }
 
 func (r *Runner) catchUp(ctx context.Context, h *holding, jobs []Job, windows []string) {
@@ -751,4 +755,33 @@ func (r *Runner) hourlyJobs() []Job {
 		return nil
 	}
 	return []Job{*r.hourlyJob}
+}
+
+// Exclusive runs fn while holding the bucket's scheduler lease, for an
+// operator's one-shot job (idmtelemetry compact, stats, train, publish)
+// that must not overlap a scheduler's jobs: two compactions at once could
+// each rewrite a partition from different landing objects. It fails with
+// ErrLeaseHeld, naming the holder, when a scheduler holds the lease, and
+// releases the lease when fn returns. fn's context ends if the lease is
+// lost.
+func Exclusive(ctx context.Context, bucket *lake.Bucket, log *slog.Logger, cfg Config, fn func(ctx context.Context) error) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	l := &lease{bucket: bucket, holder: cfg.Holder, ttl: cfg.LeaseTTL, skew: cfg.ClockSkew, now: time.Now}
+	t, err := l.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	h := l.hold(ctx, t, log)
+	jctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(h.ctx, func() { cancel(context.Cause(h.ctx)) })
+	err = fn(jctx)
+	stop()
+	cancel(nil)
+	if rerr := h.stop(true); rerr != nil {
+		log.Warn("lease release failed", "err", rerr)
+	}
+	return err
 }

@@ -776,3 +776,53 @@ func TestUnreadableRecordIsRerun(t *testing.T) {
 		})
 	}
 }
+
+// An operator's one-shot job runs only while no scheduler holds the lease,
+// and a scheduler cannot take the lease while the one-shot job runs.
+func TestExclusive(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			c := newCalls()
+			b := open()
+			sched, _ := newRunner(t, b, testConfig("sched"), c.pipeline4(), nil)
+			stop := start(t, sched)
+			eventually(t, 5*time.Second, "scheduler holds the lease", func() bool {
+				st, err := sched.Status(context.Background())
+				return err == nil && st.LeaseHolder == "sched"
+			})
+			ran := false
+			err := Exclusive(context.Background(), b, nil, testConfig("operator"), func(context.Context) error { ran = true; return nil })
+			if !errors.Is(err, ErrLeaseHeld) || !strings.Contains(err.Error(), "sched") || ran {
+				t.Fatalf("one-shot job while a scheduler holds the lease: ran %v, %v", ran, err)
+			}
+			stop()
+
+			inside := make(chan struct{})
+			release := make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				done <- Exclusive(context.Background(), b, nil, testConfig("operator"), func(context.Context) error {
+					close(inside)
+					<-release
+					return nil
+				})
+			}()
+			<-inside
+			other, _ := newRunner(t, b, testConfig("other"), c.pipeline4(), nil)
+			if st, err := other.Status(context.Background()); err != nil || st.LeaseHolder != "operator" {
+				t.Fatalf("while the one-shot job runs: %+v %v", st, err)
+			}
+			if err := other.Backfill(context.Background(), day0, day0, nil); !errors.Is(err, ErrLeaseHeld) {
+				t.Fatalf("backfill during a one-shot job: %v", err)
+			}
+			close(release)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			// Released: the lease is free at once.
+			if err := Exclusive(context.Background(), b, nil, testConfig("again"), func(context.Context) error { return nil }); err != nil {
+				t.Fatalf("after release: %v", err)
+			}
+		})
+	}
+}

@@ -20,8 +20,8 @@ import (
 // CompactConfig bounds a compaction run. Zero values take the defaults.
 type CompactConfig struct {
 	// Retention is how long landing objects are kept after they are
-	// consumed, and so how far back a run looks for unconsumed ones
-	// (default 7 days).
+	// consumed (default 7 days). Unconsumed ones are never deleted, and a
+	// run without From/To finds them however old they are.
 	Retention time.Duration
 	// ChunkBytes caps the landing JSON merged at once (default 256 MiB);
 	// it bounds the run's memory together with one row group per merge.

@@ -1,7 +1,9 @@
 // Package lake owns everything durable: the bucket seam every component
 // writes through, the object layout (every key is built in layout.go), the
-// landing zone that ingest writes accepted batches to, and (later) the
-// Parquet lake that compaction builds from it.
+// landing zone that ingest writes accepted batches to, the Parquet lake
+// that compaction builds from it (compact.go, merge.go, parquet.go), the
+// garbage collection of consumed landing objects (gc.go), and the readers
+// the statistics and training jobs scan the lake with (read.go).
 //
 // Invariants kept here:
 //   - A write returns nil only once the object is committed and, for local

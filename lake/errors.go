@@ -11,4 +11,8 @@ var (
 	// ErrInvalidModel reports a heat-pump model name that cannot be mapped to
 	// a storage name.
 	ErrInvalidModel = errors.New("invalid heat-pump model name")
+	// ErrCorrupt reports a lake file that is not what the lake writes (not
+	// Parquet, or columns out of the lake's order): an invariant is broken,
+	// and merging into it or reading it on would spread the damage.
+	ErrCorrupt = errors.New("corrupt lake file")
 )

@@ -177,10 +177,25 @@ func openParquet(ctx context.Context, b *Bucket, key string) (*RandomReader, *pq
 	if err != nil {
 		return nil, nil, err
 	}
+	// A read error is the bucket's (retry later); bytes that are not a
+	// Parquet file are a broken invariant (ErrCorrupt).
+	var magic [4]byte
+	if src.Size() < 12 {
+		src.Close()
+		return nil, nil, fmt.Errorf("%w: %s has %d bytes, too few for Parquet", ErrCorrupt, key, src.Size())
+	}
+	if _, err := src.ReadAt(magic[:], src.Size()-4); err != nil {
+		src.Close()
+		return nil, nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	if string(magic[:]) != "PAR1" {
+		src.Close()
+		return nil, nil, fmt.Errorf("%w: %s does not end in Parquet's magic bytes", ErrCorrupt, key)
+	}
 	pf, err := file.NewParquetReader(src)
 	if err != nil {
 		src.Close()
-		return nil, nil, fmt.Errorf("open parquet %s: %w", key, err)
+		return nil, nil, fmt.Errorf("%w: open parquet %s: %v", ErrCorrupt, key, err)
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: batchRows}, memory.DefaultAllocator)
 	if err != nil {
@@ -206,7 +221,7 @@ func openPartReader(ctx context.Context, b *Bucket, key string) (*partReader, er
 		if i < len(want) {
 			if f.Name != want[i] {
 				src.Close()
-				return nil, fmt.Errorf("parquet %s: column %d is %q, want %q", key, i, f.Name, want[i])
+				return nil, fmt.Errorf("%w: parquet %s: column %d is %q, want %q", ErrCorrupt, key, i, f.Name, want[i])
 			}
 			continue
 		}
@@ -214,7 +229,7 @@ func openPartReader(ctx context.Context, b *Bucket, key string) (*partReader, er
 	}
 	if !slices.IsSorted(r.metrics) {
 		src.Close()
-		return nil, fmt.Errorf("parquet %s: metric columns are not sorted", key)
+		return nil, fmt.Errorf("%w: parquet %s: metric columns are not sorted", ErrCorrupt, key)
 	}
 	rr, err := fr.GetRecordReader(ctx, nil, nil)
 	if err != nil {

@@ -261,7 +261,7 @@ func LoadKeys(dir string, env func(string) string) (*Keys, error) {
 	}
 	k, err := NewKeys(cur, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("keys folder %s: %w (regenerate the pair with idmtelemetry keys generate --force)", dir, err)
+		return nil, fmt.Errorf("keys folder %s: %w (regenerate the pair with idmtelemetry keys generate --overwrite)", dir, err)
 	}
 	return k, nil
 }
@@ -338,7 +338,7 @@ func GenerateKeys(dir string, overwrite bool) (*Keys, error) {
 	if !overwrite {
 		for _, f := range files {
 			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-				return nil, fmt.Errorf("%w: %s; keep it, or pass --force to replace every key", ErrKeyExists, filepath.Join(dir, f))
+				return nil, fmt.Errorf("%w: %s; keep it, or pass --overwrite to replace every key", ErrKeyExists, filepath.Join(dir, f))
 			}
 		}
 	}

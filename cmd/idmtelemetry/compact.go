@@ -22,7 +22,7 @@ type window struct {
 }
 
 func (w *window) register(fs *flag.FlagSet, what string) {
-	fs.StringVar(&w.day, "day", "", "only "+what+" of this UTC day (YYYY-MM-DD)")
+	fs.StringVar(&w.day, "day", "", what+" this UTC day only (YYYY-MM-DD)")
 	fs.StringVar(&w.from, "from", "", "first UTC day (YYYY-MM-DD) of a range; with --to")
 	fs.StringVar(&w.to, "to", "", "last UTC day (YYYY-MM-DD) of a range, inclusive")
 }
@@ -95,21 +95,22 @@ func compactCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs := flag.NewFlagSet("idmtelemetry compact", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.register(fs)
-	w.register(fs, "batches received")
-	fs.DurationVar(&retention, "retention", 7*24*time.Hour, "how long consumed landing objects are kept, and how far back unconsumed ones are looked for (IDMT_RETENTION)")
+	w.register(fs, "compact the batches received on")
+	fs.DurationVar(&retention, "retention", 7*24*time.Hour, "how long consumed landing objects are kept for reprocessing; unconsumed ones are never deleted (IDMT_RETENTION)")
 	fs.StringVar(&chunk, "chunk", "256MiB", "landing JSON merged at once; bounds memory (IDMT_CHUNK)")
 	fs.StringVar(&cpuprof, "cpuprofile", "", "write a Go CPU profile of the run to this file (diagnostics)")
 	return &ffcli.Command{
 		Name:       "compact",
 		ShortUsage: "idmtelemetry compact [--day D | --from D --to D] [flags]",
 		ShortHelp:  "Merge the landing zone into the Parquet lake now.",
-		LongHelp: `Merge every unconsumed landing object (batches received within the
-retention, or on the chosen days) into lake/telemetry/heatpump_model=*/date=*/,
-deduplicating on (installation_id, timestamp), the last received winning.
-Safe to interrupt and rerun: it converges to what one uninterrupted run writes.
-Undecodable landing objects are moved aside to _quarantine/ with a reason.
-Afterwards, consumed landing objects older than --retention are deleted
-(unconsumed ones never are).`,
+		LongHelp: `Merge every unconsumed landing object (or only the batches received on the
+chosen days) into lake/telemetry/heatpump_model=*/date=*/, deduplicating on
+(installation_id, timestamp), the last received winning. Safe to interrupt
+and rerun: it converges to what one uninterrupted run writes. Undecodable
+landing objects are moved aside to _quarantine/ with a reason. Afterwards,
+consumed landing objects older than --retention are deleted (unconsumed ones
+never are). It takes the scheduler's lease for its run; while a scheduler
+holds it, use "idmtelemetry jobs run compact" instead.`,
 		FlagSet: fs,
 		Options: ffOptions(),
 		Exec: func(ctx context.Context, args []string) error {
@@ -149,27 +150,29 @@ Afterwards, consumed landing objects older than --retention are deleted
 				}
 				defer pprof.StopCPUProfile()
 			}
-			start := time.Now()
-			res, err := comp.Compact(ctx)
-			if err != nil {
-				return err
-			}
-			if res.Landing == 0 {
-				fmt.Fprintln(stdout, "nothing to do: no unconsumed landing objects")
-			} else {
-				secs := time.Since(start).Seconds()
-				fmt.Fprintf(stdout, "compacted %d landing objects (%d quarantined): %d records, %.1f MB of JSON into %d partition files (%d rows) in %.1fs, %.0f records/s\n",
-					res.Landing, res.Quarantined, res.Records, float64(res.LandingJSON)/1e6, res.Partitions, res.Rows, secs, float64(res.Records)/secs)
-			}
-			exp, err := comp.Expire(ctx)
-			if err != nil {
-				return err
-			}
-			if exp != (lake.ExpireResult{}) {
-				fmt.Fprintf(stdout, "expired %d consumed landing objects and %d hour lists older than %s; kept %d unconsumed; removed %d abandoned temporary files\n",
-					exp.Landing, exp.Hours, retention, exp.Kept, exp.TempFiles)
-			}
-			return nil
+			return exclusive(ctx, bucket, log, func(ctx context.Context) error {
+				start := time.Now()
+				res, err := comp.Compact(ctx)
+				if err != nil {
+					return err
+				}
+				if res.Landing == 0 {
+					fmt.Fprintln(stdout, "nothing to do: no unconsumed landing objects")
+				} else {
+					secs := time.Since(start).Seconds()
+					fmt.Fprintf(stdout, "compacted %d landing objects (%d quarantined): %d records, %.1f MB of JSON into %d partition files (%d rows) in %.1fs, %.0f records/s\n",
+						res.Landing, res.Quarantined, res.Records, float64(res.LandingJSON)/1e6, res.Partitions, res.Rows, secs, float64(res.Records)/secs)
+				}
+				exp, err := comp.Expire(ctx)
+				if err != nil {
+					return err
+				}
+				if exp != (lake.ExpireResult{}) {
+					fmt.Fprintf(stdout, "expired %d consumed landing objects and %d hour lists older than %s; kept %d unconsumed; removed %d abandoned temporary files\n",
+						exp.Landing, exp.Hours, retention, exp.Kept, exp.TempFiles)
+				}
+				return nil
+			})
 		},
 	}
 }

@@ -24,7 +24,7 @@ func statsCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs := flag.NewFlagSet("idmtelemetry stats", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.register(fs)
-	w.register(fs, "compute statistics of")
+	w.register(fs, "compute the statistics of")
 	f.register(fs)
 	return &ffcli.Command{
 		Name:       "stats",
@@ -58,20 +58,22 @@ partitions did not change since its last run is skipped ("nothing to do").`,
 			if err != nil {
 				return usageError{err}
 			}
-			step := progress(stderr, "computing statistics")
-			for i, day := range days {
-				res, err := job.Compute(ctx, day)
-				if err != nil {
-					return err
+			return exclusive(ctx, bucket, log, func(ctx context.Context) error {
+				step := progress(stderr, "computing statistics")
+				for i, day := range days {
+					res, err := job.Compute(ctx, day)
+					if err != nil {
+						return err
+					}
+					if res.NothingToDo {
+						fmt.Fprintf(stdout, "%s: nothing to do: statistics match the lake\n", lake.Day(day))
+					} else {
+						fmt.Fprintf(stdout, "%s: %d models, %d partitions read (%d unchanged), %d rows\n", lake.Day(day), res.Models, res.Scanned, res.Reused, res.Rows)
+					}
+					step(i+1, len(days))
 				}
-				if res.NothingToDo {
-					fmt.Fprintf(stdout, "%s: nothing to do: statistics match the lake\n", lake.Day(day))
-				} else {
-					fmt.Fprintf(stdout, "%s: %d models, %d partitions read (%d unchanged), %d rows\n", lake.Day(day), res.Models, res.Scanned, res.Reused, res.Rows)
-				}
-				step(i+1, len(days))
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 }
@@ -116,7 +118,7 @@ A running server picks up new releases within a minute.`,
 				return err
 			}
 			defer bucket.Close()
-			keys, _, _, err := k.load(c.dataDir)
+			keys, _, _, err := k.load(c.dataDir, false)
 			if err != nil {
 				return err
 			}
@@ -124,15 +126,7 @@ A running server picks up new releases within a minute.`,
 			if err != nil {
 				return err
 			}
-			switch {
-			case rollback != "":
-				rel, err := cat.Rollback(ctx, rollback)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "%s: current release is now %s (model hash %s)\n", rollback, rel.ID, rel.Artefacts[publish.V2].ModelHash)
-				return nil
-			case list != "":
+			if list != "" {
 				rels, err := cat.Releases(ctx, list)
 				if err != nil {
 					return err
@@ -152,24 +146,34 @@ A running server picks up new releases within a minute.`,
 				}
 				return tw.Flush()
 			}
-			days, err := w.days(time.Now())
-			if err != nil {
-				return err
-			}
-			p := &pipeline{bucket: bucket, log: log, catalog: cat}
-			for _, day := range days {
-				results, err := p.publishDay(ctx, day)
+			return exclusive(ctx, bucket, log, func(ctx context.Context) error {
+				if rollback != "" {
+					rel, err := cat.Rollback(ctx, rollback)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(stdout, "%s: current release is now %s (model hash %s)\n", rollback, rel.ID, rel.Artefacts[publish.V2].ModelHash)
+					return nil
+				}
+				days, err := w.days(time.Now())
 				if err != nil {
 					return err
 				}
-				if len(results) == 0 {
-					fmt.Fprintf(stdout, "%s: nothing to do: no candidates (run idmtelemetry train first)\n", lake.Day(day))
+				p := &pipeline{bucket: bucket, log: log, catalog: cat}
+				for _, day := range days {
+					results, err := p.publishDay(ctx, day)
+					if err != nil {
+						return err
+					}
+					if len(results) == 0 {
+						fmt.Fprintf(stdout, "%s: nothing to do: no candidates (run idmtelemetry train first)\n", lake.Day(day))
+					}
+					for _, r := range results {
+						fmt.Fprintf(stdout, "%s: %-24s %-10s release %s, model hash %s\n", lake.Day(day), r.Release.Name, r.Outcome, r.Release.ID, r.Release.Artefacts[publish.V2].ModelHash)
+					}
 				}
-				for _, r := range results {
-					fmt.Fprintf(stdout, "%s: %-24s %-10s release %s, model hash %s\n", lake.Day(day), r.Release.Name, r.Outcome, r.Release.ID, r.Release.Artefacts[publish.V2].ModelHash)
-				}
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 }

@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/idmtelemetry/idmtelemetry/jobs"
@@ -22,7 +27,8 @@ import (
 type jobsFlags struct {
 	common
 	keysFlag
-	stats statsFlags
+	stats         statsFlags
+	metricsListen string
 	jobFlags
 }
 
@@ -31,10 +37,15 @@ func (f *jobsFlags) register(fs *flag.FlagSet) {
 	f.keysFlag.register(fs)
 	f.stats.register(fs)
 	f.jobFlags.register(fs)
+	fs.StringVar(&f.metricsListen, "metrics-listen", "localhost:9464", "plain-HTTP address of the scheduler's /metrics (idmt_jobs_*), for Prometheus; \"off\" disables it (IDMT_METRICS_LISTEN)")
 }
 
 // open builds the scheduler over the bucket; close the bucket when done.
 func (f *jobsFlags) open(ctx context.Context, stdout io.Writer) (*jobs.Runner, *lake.Bucket, error) {
+	return f.openWith(ctx, stdout, prometheus.NewRegistry())
+}
+
+func (f *jobsFlags) openWith(ctx context.Context, stdout io.Writer, reg *prometheus.Registry) (*jobs.Runner, *lake.Bucket, error) {
 	log, err := f.logger(stdout)
 	if err != nil {
 		return nil, nil, err
@@ -43,17 +54,19 @@ func (f *jobsFlags) open(ctx context.Context, stdout io.Writer) (*jobs.Runner, *
 	if err != nil {
 		return nil, nil, err
 	}
-	keys, _, _, err := f.keysFlag.load(f.dataDir)
+	// Without keys the scheduler still runs (and status still reads);
+	// only the publish job fails, saying what is missing.
+	keys, _, _, err := f.keysFlag.load(f.dataDir, false)
 	if err != nil {
-		bucket.Close()
-		return nil, nil, err
+		log.Warn("model keys not loaded; the publish job will fail until they are", "err", err)
+		keys = nil
 	}
 	p, err := newPipeline(bucket, log, &f.jobFlags, &f.stats, keys)
 	if err != nil {
 		bucket.Close()
 		return nil, nil, err
 	}
-	r, err := newRunner(p, prometheus.NewRegistry(), &f.sched)
+	r, err := newRunner(p, reg, &f.sched)
 	if err != nil {
 		bucket.Close()
 		return nil, nil, err
@@ -88,12 +101,36 @@ Jobs: compact, stats, train, publish (nightly, in that order), compact-hourly.`,
 			if len(args) > 0 {
 				return usageError{fmt.Errorf("unknown jobs subcommand %q: want status, run or backfill", args[0])}
 			}
-			r, bucket, err := f.open(ctx, stdout)
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			r, bucket, err := f.openWith(ctx, stdout, reg)
 			if err != nil {
 				return err
 			}
 			defer bucket.Close()
-			return r.Run(ctx)
+			g, gctx := errgroup.WithContext(ctx)
+			if f.metricsListen != "off" {
+				ln, err := net.Listen("tcp", f.metricsListen)
+				if err != nil {
+					return fmt.Errorf("--metrics-listen: %w", err)
+				}
+				srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+					ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
+				g.Go(func() error {
+					if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+						return err
+					}
+					return nil
+				})
+				g.Go(func() error {
+					<-gctx.Done()
+					sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Second)
+					defer cancel()
+					return srv.Shutdown(sctx)
+				})
+			}
+			g.Go(func() error { return r.Run(gctx) })
+			return g.Wait()
 		},
 	}
 }

@@ -41,16 +41,25 @@ func (k *keysFlag) register(fs *flag.FlagSet) {
 	fs.StringVar(&k.keysDir, "keys-dir", "", "folder of fernet.key, ed25519.key and ed25519.pub (default: generated in <data-dir>/keys; IDMT_FERNET_KEY overrides the Fernet key) (IDMT_KEYS_DIR)")
 }
 
-// load reads the keys; with no --keys-dir it uses (and on first use
-// generates) the data folder's keys, returning the files it created.
-func (k *keysFlag) load(dataDir string) (*publish.Keys, string, []string, error) {
-	if k.keysDir != "" {
-		keys, err := publish.LoadKeys(k.keysDir, os.Getenv)
-		return keys, k.keysDir, nil, err
+// load reads the keys. With no --keys-dir it uses the data folder's keys;
+// generate (the server, for the embedded default) creates them on first
+// use and returns the files it created. Other commands never generate
+// keys: a publish with a wrong data folder must fail, not seal with a new
+// random key.
+func (k *keysFlag) load(dataDir string, generate bool) (*publish.Keys, string, []string, error) {
+	dir := k.keysDir
+	if dir == "" {
+		dir = filepath.Join(dataDir, "keys")
+		if generate {
+			keys, created, err := publish.EnsureKeys(dir, os.Getenv)
+			return keys, dir, created, err
+		}
 	}
-	dir := filepath.Join(dataDir, "keys")
-	keys, created, err := publish.EnsureKeys(dir, os.Getenv)
-	return keys, dir, created, err
+	keys, err := publish.LoadKeys(dir, os.Getenv)
+	if err != nil {
+		return nil, dir, nil, fmt.Errorf("%w (start idmtelemetry run or serve once to generate keys in the data folder, or pass --keys-dir)", err)
+	}
+	return keys, dir, nil, nil
 }
 
 // statsFlags are the settings of the statistics job and view.
@@ -79,7 +88,7 @@ type compactFlags struct {
 }
 
 func (f *compactFlags) register(fs *flag.FlagSet) {
-	fs.DurationVar(&f.retention, "retention", 7*24*time.Hour, "how long consumed landing objects are kept, and how far back unconsumed ones are looked for (IDMT_RETENTION)")
+	fs.DurationVar(&f.retention, "retention", 7*24*time.Hour, "how long consumed landing objects are kept for reprocessing; unconsumed ones are never deleted (IDMT_RETENTION)")
 	fs.StringVar(&f.chunk, "chunk", "256MiB", "landing JSON merged at once; bounds memory (IDMT_CHUNK)")
 }
 
@@ -127,8 +136,8 @@ type pipeline struct {
 	compact *lake.Compactor
 	stats   *stats.Job
 	train   *trainer.Trainer
-	catalog *publish.Catalog
-	days    int // statistics window: days whose changes the stats job looks for
+	catalog *publish.Catalog // nil without keys: the publish job then fails
+	days    int              // statistics window: days whose changes the stats job looks for
 
 	// refresh, when set, refreshes the serving process's view and
 	// catalog after the stats and publish jobs.
@@ -153,9 +162,11 @@ func newPipeline(bucket *lake.Bucket, log *slog.Logger, f *jobFlags, sf *statsFl
 	if err != nil {
 		return nil, usageError{err}
 	}
-	cat, err := publish.NewCatalog(bucket, keys, publish.Config{Log: log})
-	if err != nil {
-		return nil, err
+	var cat *publish.Catalog
+	if keys != nil {
+		if cat, err = publish.NewCatalog(bucket, keys, publish.Config{Log: log}); err != nil {
+			return nil, err
+		}
 	}
 	days := sf.view.Days
 	if days <= 0 {
@@ -167,15 +178,30 @@ func newPipeline(bucket *lake.Bucket, log *slog.Logger, f *jobFlags, sf *statsFl
 // jobs adapts the components to the scheduler, in pipeline order.
 func (p *pipeline) jobs() []jobs.Job {
 	return []jobs.Job{
-		{Name: jobCompact, Run: func(ctx context.Context, _ string) (jobs.Result, error) { return p.runCompact(ctx) }},
-		{Name: jobStats, Run: p.runStats},
-		{Name: jobTrain, Run: p.runTrain},
-		{Name: jobPublish, Run: p.runPublish},
+		{Name: jobCompact, Run: halts(func(ctx context.Context, _ string) (jobs.Result, error) { return p.runCompact(ctx) })},
+		{Name: jobStats, Run: halts(p.runStats)},
+		{Name: jobTrain, Run: halts(p.runTrain)},
+		{Name: jobPublish, Run: halts(p.runPublish)},
 	}
 }
 
 func (p *pipeline) hourly() *jobs.Job {
-	return &jobs.Job{Name: jobCompactHourly, Run: func(ctx context.Context, _ string) (jobs.Result, error) { return p.runCompact(ctx) }}
+	return &jobs.Job{Name: jobCompactHourly, Run: halts(func(ctx context.Context, _ string) (jobs.Result, error) { return p.runCompact(ctx) })}
+}
+
+// halts marks the errors that mean an invariant is broken, so that the
+// scheduler halts the job (and alerts) instead of retrying: a lake file
+// that is not what the lake writes, or a trained candidate that is not a
+// valid model document. Anything else (storage unreachable, a full disk)
+// is worth retrying.
+func halts(run func(ctx context.Context, window string) (jobs.Result, error)) func(ctx context.Context, window string) (jobs.Result, error) {
+	return func(ctx context.Context, window string) (jobs.Result, error) {
+		res, err := run(ctx, window)
+		if errors.Is(err, lake.ErrCorrupt) || errors.Is(err, publish.ErrInvalidDocument) {
+			err = fmt.Errorf("%w: %w", jobs.ErrHalt, err)
+		}
+		return res, err
+	}
 }
 
 // runCompact merges every unconsumed landing object, whatever the window:
@@ -259,6 +285,9 @@ func (p *pipeline) runPublish(ctx context.Context, window string) (jobs.Result, 
 	if err != nil {
 		return jobs.Result{}, err
 	}
+	if p.catalog == nil {
+		return jobs.Result{}, errors.New("publishing needs the model keys: pass --keys-dir, or start idmtelemetry run once to generate them in the data folder")
+	}
 	results, err := p.publishDay(ctx, day)
 	if err != nil {
 		return jobs.Result{}, err
@@ -310,14 +339,23 @@ func (p *pipeline) publishDay(ctx context.Context, day time.Time) ([]publish.Pub
 // leaseHeld turns the scheduler's ErrLeaseHeld into what to do about it.
 func leaseHeld(err error) error {
 	if errors.Is(err, jobs.ErrLeaseHeld) {
-		return fmt.Errorf("%w; a running scheduler (idmtelemetry run or jobs) holds the bucket's lease: wait for it or stop it", err)
+		return fmt.Errorf("%w; a running scheduler (idmtelemetry run or jobs) holds the bucket's lease: hand it the job with \"idmtelemetry jobs run JOB\", or stop it first", err)
 	}
 	return err
+}
+
+// exclusive runs a one-shot job command under the bucket's scheduler
+// lease, so that it never overlaps a scheduler's jobs (jobs.Exclusive).
+func exclusive(ctx context.Context, bucket *lake.Bucket, log *slog.Logger, fn func(ctx context.Context) error) error {
+	return leaseHeld(jobs.Exclusive(ctx, bucket, log, jobs.Config{}, fn))
 }
 
 // newRunner builds the scheduler over the pipeline.
 func newRunner(p *pipeline, reg *prometheus.Registry, f *schedFlags) (*jobs.Runner, error) {
 	cfg := f.cfg
+	// Compaction merges everything unconsumed whatever the hour: catching
+	// up the last hour catches up all of them.
+	cfg.HourlyCatchUp = 1
 	hourly := p.hourly()
 	if cfg.Hourly == "off" {
 		cfg.Hourly, hourly = "", nil

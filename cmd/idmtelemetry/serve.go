@@ -73,7 +73,11 @@ func serveCommand(stdout, stderr io.Writer) *ffcli.Command {
 		Name:       "serve",
 		ShortUsage: "idmtelemetry serve [flags]",
 		ShortHelp:  "Run the HTTPS server (stateless; run as many as you like).",
-		LongHelp: `Run the HTTPS server: POST /api/v1/submit, GET /health, GET /metrics.
+		LongHelp: `Run the HTTPS server: POST /api/v1/submit, GET /api/v1/model/check,
+/api/v1/model/download and /api/v1/model/pubkey, GET /api/v1/pool/status,
+/api/v1/community/averages and /api/v1/stats/{model}[/rank], GET /health and
+GET /metrics. It runs no jobs (see run and jobs); it rereads statistics and
+published models every 30 s.
 
 With no flags it runs on the embedded default: a file bucket under
 ./var/bucket, a self-signed certificate in ./var/tls and a random bearer
@@ -134,7 +138,7 @@ func (f *serveFlags) setup(ctx context.Context, stdout io.Writer) (*app, error) 
 	if a.toks, err = server.LoadTokens(f.tokensFile, os.Getenv("IDMT_TOKENS"), f.dataDir); err != nil {
 		return nil, err
 	}
-	if a.keys, a.keysDir, a.keysCreated, err = f.keysFlag.load(f.dataDir); err != nil {
+	if a.keys, a.keysDir, a.keysCreated, err = f.keysFlag.load(f.dataDir, true); err != nil {
 		return nil, err
 	}
 	a.reg = prometheus.NewRegistry()

@@ -79,16 +79,18 @@ row. Candidates are written to _models/candidates/<day>/<name>.json for
 			if err != nil {
 				return usageError{err}
 			}
-			step := progress(stderr, "training")
-			for i, day := range days {
-				res, err := trainDay(ctx, tr, log, day)
-				if err != nil {
-					return err
+			return exclusive(ctx, bucket, log, func(ctx context.Context) error {
+				step := progress(stderr, "training")
+				for i, day := range days {
+					res, err := trainDay(ctx, tr, log, day)
+					if err != nil {
+						return err
+					}
+					fmt.Fprint(stdout, describeTraining(res))
+					step(i+1, len(days))
 				}
-				fmt.Fprint(stdout, describeTraining(res))
-				step(i+1, len(days))
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 }

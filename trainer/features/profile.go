@@ -50,6 +50,8 @@ type Profile struct {
 	// where missing; rows taken before a field first appeared are shorter);
 	// smooth holds the same rows' moving averages (residualSmooth).
 	sample, smooth [][]float64
+	// sampleInst is the installation (history.id) of each sampled row.
+	sampleInst []int
 }
 
 // fieldStats describes one raw field over all rows.
@@ -83,6 +85,8 @@ func newFieldStats(name string, idx int) *fieldStats {
 // history is the previous value of each field of one installation, indexed
 // like Profile.fields.
 type history struct {
+	// id numbers the installations in order of appearance.
+	id int
 	// last is the time of the installation's previous row, if any.
 	last    int64
 	hasLast bool
@@ -108,7 +112,7 @@ func (p *Profile) Add(installation string, ts time.Time, row map[string]float64)
 	p.rows++
 	h := p.insts[installation]
 	if h == nil {
-		h = &history{}
+		h = &history{id: len(p.insts)}
 		p.insts[installation] = h
 	}
 	ms := ts.UnixMilli()
@@ -197,7 +201,9 @@ func (p *Profile) sampleRow(row map[string]float64, h *history) {
 	} else {
 		p.sample = append(p.sample, nil)
 		p.smooth = append(p.smooth, nil)
+		p.sampleInst = append(p.sampleInst, 0)
 	}
+	p.sampleInst[slot] = h.id
 	r, a := p.sample[slot][:0], p.smooth[slot][:0]
 	for range p.fields {
 		r = append(r, math.NaN())

@@ -33,6 +33,10 @@ type state struct {
 	events []event
 	count  []int64
 	rows   []pair
+	// base and nbase are KindShift's baseline of each field's prediction
+	// error and the number of rows in it (at most Baseline).
+	base  []float64
+	nbase []int64
 }
 
 // event is a change of field number n at ms.
@@ -72,6 +76,9 @@ func (s *Stream) Vector(dst []float64, installation string, ts time.Time, row ma
 					n := max(len(f.Fields), 1)
 					st[i] = state{has: make([]bool, n), ms: make([]int64, n), v: make([]float64, n),
 						run: make([]int64, n), count: make([]int64, n)}
+					if f.Kind == KindShift {
+						st[i].base, st[i].nbase = make([]float64, n), make([]int64, n)
+					}
 				}
 			}
 			s.insts[installation] = st
@@ -102,7 +109,7 @@ func (f *Feature) step(st *state, ms int64, row map[string]float64) float64 {
 	switch f.Kind {
 	case KindRollingDiff, KindRollingRatio:
 		return f.rolling(st, ms, row)
-	case KindResidual:
+	case KindResidual, KindShift:
 		return f.residual(st, ms, row)
 	case KindRate:
 		return f.rate(st, ms, row)
@@ -229,9 +236,11 @@ func (f *Feature) rolling(st *state, ms int64, row map[string]float64) float64 {
 }
 
 // residual updates each field's moving average (restarting at the field's
-// value after a gap or a row out of order) and returns the largest relative
-// error of the linear predictions on the averages. The weights apply in field
-// order, each product rounded before it is added.
+// value after a gap or a row out of order) and returns, for KindResidual,
+// the largest relative error of the linear predictions on the averages and,
+// for KindShift, the largest relative distance of an error from its
+// baseline, which it then updates. The weights apply in field order, each
+// product rounded before it is added.
 func (f *Feature) residual(st *state, ms int64, row map[string]float64) float64 {
 	alpha := 2 / (float64(f.Smooth) + 1)
 	gap := f.MaxGap * 1000
@@ -259,7 +268,23 @@ func (f *Feature) residual(st *state, ms int64, row map[string]float64) float64 
 		for j, w := range f.Weights[i*k : (i+1)*k] {
 			pred += float64(w * st.v[j])
 		}
-		out = maxNaN(out, math.Abs(st.v[i]-pred)/f.Norm[i])
+		e := st.v[i] - pred
+		if f.Kind == KindResidual {
+			out = maxNaN(out, math.Abs(e)/f.Norm[i])
+			continue
+		}
+		// KindShift: the distance from the baseline of the earlier rows,
+		// then the baseline moves towards e by at most Norm: a running
+		// mean, then a moving average. The first complete row starts it.
+		if st.nbase[i] == 0 {
+			st.base[i], st.nbase[i] = e, 1
+			out = maxNaN(out, 0)
+			continue
+		}
+		d := e - st.base[i]
+		out = maxNaN(out, math.Abs(d)/f.Norm[i])
+		st.nbase[i] = min(st.nbase[i]+1, f.Baseline)
+		st.base[i] += max(-f.Norm[i], min(d, f.Norm[i])) / float64(st.nbase[i])
 	}
 	return out
 }

@@ -48,6 +48,10 @@ type HeatpumpConfig struct {
 	// (HeatpumpResult.PerFeature), a diagnostic of which inputs carry the
 	// signal.
 	PerFeature bool
+	// PerEpisode asks for the AUC of each fault episode's rows against the
+	// normal rows (HeatpumpResult.Episodes), a diagnostic of which episodes
+	// (which fields, how long) a model misses.
+	PerEpisode bool
 }
 
 func (c *HeatpumpConfig) defaults() {
@@ -108,6 +112,20 @@ type HeatpumpResult struct {
 	// PerFeature[i][k] is the AUC of |prepared value| of feature i alone
 	// for Faults[k] (when HeatpumpConfig.PerFeature is set).
 	PerFeature [][]float64
+	// Episodes has one entry per fault episode with labelled rows, in
+	// installation and time order (when HeatpumpConfig.PerEpisode is set).
+	Episodes []EpisodeAUC
+}
+
+// EpisodeAUC is the result for one fault episode: the AUC of its labelled
+// rows against all normal test rows, with the first forest and (when
+// HeatpumpConfig.PerFeature is set) with each feature alone.
+type EpisodeAUC struct {
+	Installation string
+	simulate.Episode
+	Rows       int
+	AUC        float64
+	PerFeature []float64
 }
 
 // Heatpump trains a model on the training window exactly as the training
@@ -196,6 +214,11 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		// labelled holds the times of an installation's labelled rows.
 		labelled = map[simulate.Fault][]time.Time{}
 		episodes = map[simulate.Fault]int{}
+		// rowsOf holds the indices of an installation's labelled rows,
+		// epRows those of each episode (PerEpisode).
+		rowsOf  = map[simulate.Fault][]int{}
+		epRows  [][]int
+		curInst string
 	)
 	stream = docs[0].Stream()
 	err = eachRow(fleet, test, cfg.TestDays, func(id string, ts time.Time, row map[string]float64, label simulate.Fault) {
@@ -209,19 +232,29 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 			prep.Prepare(vecs[n:])
 		}
 		labels = append(labels, label)
+		curInst = id
 		if label != simulate.FaultNone {
 			labelled[label] = append(labelled[label], ts)
+			rowsOf[label] = append(rowsOf[label], len(labels)-1)
 		}
 	}, func(eps []simulate.Episode) {
 		for _, e := range eps {
-			for _, ts := range labelled[e.Kind] {
+			var idx []int
+			for j, ts := range labelled[e.Kind] {
 				if !ts.Before(e.Start) && ts.Before(e.End) {
-					episodes[e.Kind]++
-					break
+					idx = append(idx, rowsOf[e.Kind][j])
+				}
+			}
+			if len(idx) > 0 {
+				episodes[e.Kind]++
+				if cfg.PerEpisode {
+					res.Episodes = append(res.Episodes, EpisodeAUC{Installation: curInst, Episode: e, Rows: len(idx)})
+					epRows = append(epRows, idx)
 				}
 			}
 		}
 		clear(labelled)
+		clear(rowsOf)
 	})
 	if err != nil {
 		return res, err
@@ -275,6 +308,38 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 	}
 	if res.All, err = summary("all", total, func(simulate.Fault) bool { return true }); err != nil {
 		return res, fmt.Errorf("test window: %w", err)
+	}
+	if cfg.PerEpisode {
+		var normal []float64
+		for i, l := range labels {
+			if l == simulate.FaultNone {
+				normal = append(normal, float64(i))
+			}
+		}
+		// epAUC is the AUC of score on the rows idx against the normal rows.
+		epAUC := func(score []float64, idx []int) float64 {
+			ss, ys = ss[:0], ys[:0]
+			for _, i := range normal {
+				ss, ys = append(ss, score[int(i)]), append(ys, false)
+			}
+			for _, i := range idx {
+				ss, ys = append(ss, score[i]), append(ys, true)
+			}
+			a, _ := AUC(ss, ys)
+			return a
+		}
+		col := make([]float64, len(labels))
+		for e := range res.Episodes {
+			res.Episodes[e].AUC = epAUC(scores[0], epRows[e])
+			if cfg.PerFeature {
+				for i := range nf {
+					for r := range col {
+						col[r] = math.Abs(vecs[r*nf+i])
+					}
+					res.Episodes[e].PerFeature = append(res.Episodes[e].PerFeature, epAUC(col, epRows[e]))
+				}
+			}
+		}
 	}
 	if cfg.PerFeature {
 		col := make([]float64, len(labels))

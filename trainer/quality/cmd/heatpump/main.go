@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/idmtelemetry/idmtelemetry/trainer/iforest"
@@ -34,6 +35,8 @@ func main() {
 	showFeatures := flag.Bool("features", false, "print the chosen features")
 	flag.IntVar(&cfg.Seeds, "seeds", 5, "forests (seeds forest-seed, forest-seed+1, …) to average over")
 	flag.BoolVar(&cfg.PerFeature, "per-feature", false, "print the AUC of each feature alone per fault kind")
+	flag.BoolVar(&cfg.PerEpisode, "per-episode", false, "print the AUC of each fault episode (with --per-feature: of each feature too)")
+	kindsFlag := flag.String("kinds", "", "with --per-episode: comma-separated fault kinds to print (default all)")
 	flag.Parse()
 	cfg.Forest = iforest.Config{Seed: *forestSeed, ExtensionLevel: cfg.Forest.ExtensionLevel}
 
@@ -54,6 +57,36 @@ func main() {
 	fmt.Printf("%-14s %8s %8s  %s\n", "fault", "episodes", "rows", "AUC (mean ± sd)")
 	for _, f := range append(res.Faults, res.All) {
 		fmt.Printf("%-14s %8d %8d  %.3f ± %.3f\n", f.Kind, f.Episodes, f.Rows, f.AUC, f.SD)
+	}
+	if cfg.PerEpisode {
+		show := map[string]bool{}
+		for _, k := range strings.Split(*kindsFlag, ",") {
+			if k != "" {
+				show[k] = true
+			}
+		}
+		fmt.Printf("\n%-14s %-14s %-5s %6s %6s  %-32s", "episode", "installation", "start", "hours", "AUC", "fields")
+		if cfg.PerFeature {
+			for _, f := range res.Document.Features {
+				fmt.Printf(" %7.7s", f.Name)
+			}
+		}
+		fmt.Println()
+		for _, e := range res.Episodes {
+			if len(show) > 0 && !show[e.Kind.String()] {
+				continue
+			}
+			fields := strings.Join(e.Fields, ",")
+			if len(e.Fields) > 3 {
+				fields = fmt.Sprintf("%d fields", len(e.Fields))
+			}
+			fmt.Printf("%-14s %-14.14s %-5s %6.1f %6.3f  %-32.32s", e.Kind, e.Installation, e.Start.Format("02T15"),
+				e.End.Sub(e.Start).Hours(), e.AUC, fields)
+			for _, a := range e.PerFeature {
+				fmt.Printf(" %7.3f", a)
+			}
+			fmt.Println()
+		}
 	}
 	if cfg.PerFeature {
 		fmt.Printf("\n%-36s", "feature AUC alone")

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/idmtelemetry/idmtelemetry/jobs"
+	"github.com/idmtelemetry/idmtelemetry/lake"
+)
+
+// A lake file that is not what the lake writes breaks an invariant: the
+// jobs reading it halt instead of retrying, and the one writing into it
+// (compaction) does too.
+func TestCorruptLakeHaltsJobs(t *testing.T) {
+	ctx := context.Background()
+	b, err := lake.OpenBucket(ctx, "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jf jobFlags
+	var sf statsFlags
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	jf.register(fs)
+	sf.register(fs)
+	p, err := newPipeline(b, slog.New(slog.NewTextHandler(io.Discard, nil)), &jf, &sf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	if err := b.Put(ctx, lake.PartitionFile("AERO_SLM_3-11", day), []byte("this is not parquet, just long enough"), lake.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range p.jobs()[1:3] { // stats and train read the lake
+		if _, err := j.Run(ctx, lake.Day(day)); !errors.Is(err, jobs.ErrHalt) || !errors.Is(err, lake.ErrCorrupt) {
+			t.Errorf("%s on a corrupt lake file: %v, want a halt", j.Name, err)
+		}
+	}
+	// Without keys, publishing fails with a message (and is retried, not
+	// halted: keys can be added).
+	if _, err := p.jobs()[3].Run(ctx, lake.Day(day)); err == nil || errors.Is(err, jobs.ErrHalt) {
+		t.Errorf("publish without keys: %v", err)
+	}
+}

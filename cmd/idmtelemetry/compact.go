@@ -139,17 +139,11 @@ holds it, use "idmtelemetry jobs run compact" instead.`,
 			if err != nil {
 				return err
 			}
-			if cpuprof != "" {
-				f, err := os.Create(cpuprof)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := cpuProfile(cpuprof)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			return exclusive(ctx, bucket, log, func(ctx context.Context) error {
 				start := time.Now()
 				res, err := comp.Compact(ctx)
@@ -175,6 +169,23 @@ holds it, use "idmtelemetry jobs run compact" instead.`,
 			})
 		},
 	}
+}
+
+// cpuProfile starts a Go CPU profile into path ("" for none) and returns
+// what stops it.
+func cpuProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // progress returns a progress callback: a bar on a terminal, a log line

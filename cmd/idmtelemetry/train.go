@@ -36,15 +36,17 @@ func (f *trainFlags) register(fs *flag.FlagSet) {
 
 func trainCommand(stdout, stderr io.Writer) *ffcli.Command {
 	var (
-		c common
-		w window
-		f trainFlags
+		c       common
+		w       window
+		f       trainFlags
+		cpuprof string
 	)
 	fs := flag.NewFlagSet("idmtelemetry train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.register(fs)
 	w.register(fs, "train for")
 	f.register(fs)
+	fs.StringVar(&cpuprof, "cpuprofile", "", "write a Go CPU profile of the run to this file (diagnostics)")
 	return &ffcli.Command{
 		Name:       "train",
 		ShortUsage: "idmtelemetry train [--day D | --from D --to D] [flags]",
@@ -79,6 +81,11 @@ row. Candidates are written to _models/candidates/<day>/<name>.json for
 			if err != nil {
 				return usageError{err}
 			}
+			stop, err := cpuProfile(cpuprof)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			return exclusive(ctx, bucket, log, func(ctx context.Context) error {
 				step := progress(stderr, "training")
 				for i, day := range days {

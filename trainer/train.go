@@ -7,9 +7,12 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/idmtelemetry/idmtelemetry/lake"
 	"github.com/idmtelemetry/idmtelemetry/trainer/features"
@@ -121,7 +124,14 @@ type target struct {
 	feats         []model.Feature
 	stream        *model.Stream
 	res           *reservoir
+	vec           []float64
 	rows          int64
+}
+
+// partition is a lake partition and the rows each read it streamed.
+type partition struct {
+	lake.Partition
+	rows int64
 }
 
 // Train trains the candidates for day: each heat-pump model with at least
@@ -135,9 +145,13 @@ func (t *Trainer) Train(ctx context.Context, day time.Time) (Result, error) {
 	day = day.UTC().Truncate(24 * time.Hour)
 	from := day.AddDate(0, 0, -(t.cfg.Window - 1))
 	res := Result{Day: day, Skipped: map[string]string{}}
-	parts, err := lake.ListPartitions(ctx, t.bucket, from, day)
+	listed, err := lake.ListPartitions(ctx, t.bucket, from, day)
 	if err != nil {
 		return res, err
+	}
+	parts := make([]partition, len(listed))
+	for i, p := range listed {
+		parts[i].Partition = p
 	}
 	res.Partitions = len(parts)
 	if len(parts) == 0 {
@@ -168,11 +182,8 @@ func (t *Trainer) Train(ctx context.Context, day time.Time) (Result, error) {
 	}
 
 	// Pass 2: profile the rows of each target, then choose its features.
-	row := map[string]float64{}
-	err = t.each(ctx, parts, row, func(m, inst string, ts time.Time) {
-		for _, tg := range routes[m] {
-			tg.profile.Add(inst, ts, row)
-		}
+	err = t.each(ctx, parts, routes, func(tg *target, inst string, ts time.Time, row map[string]float64) {
+		tg.profile.Add(inst, ts, row)
 	})
 	if err != nil {
 		return res, err
@@ -192,20 +203,19 @@ func (t *Trainer) Train(ctx context.Context, day time.Time) (Result, error) {
 
 	// Pass 3: stream each target's feature vectors in (installation, time)
 	// order into its reservoir.
-	var vec []float64
-	err = t.each(ctx, parts, row, func(m, inst string, ts time.Time) {
-		res.Rows++
-		for _, tg := range routes[m] {
-			if tg.stream == nil {
-				continue
-			}
-			vec = tg.stream.Vector(vec[:0], inst, ts, row)
-			tg.res.add(vec)
-			tg.rows++
+	err = t.each(ctx, parts, routes, func(tg *target, inst string, ts time.Time, row map[string]float64) {
+		if tg.stream == nil {
+			return
 		}
+		tg.vec = tg.stream.Vector(tg.vec[:0], inst, ts, row)
+		tg.res.add(tg.vec)
+		tg.rows++
 	})
 	if err != nil {
 		return res, err
+	}
+	for _, p := range parts {
+		res.Rows += p.rows
 	}
 
 	for _, tg := range trainable {
@@ -276,27 +286,91 @@ func (t *Trainer) plan(perModel map[string]map[string]struct{}, skipped map[stri
 	return targets, routes
 }
 
-// each streams every row of parts, in order, into row (cleared and refilled
-// per row) and calls fn with its heat-pump model, installation and time.
-func (t *Trainer) each(ctx context.Context, parts []lake.Partition, row map[string]float64, fn func(model, inst string, ts time.Time)) error {
-	for _, p := range parts {
-		err := lake.Scan(ctx, t.bucket, p.Key, func(c *lake.Columns) error {
-			for i := range c.Rows {
-				clear(row)
-				for j, col := range c.Values {
-					if col.IsValid(i) {
-						row[c.Metrics[j]] = col.Value(i)
+// batch is a read-only copy of rows of one partition, shared by the
+// targets that consume it.
+type batch struct {
+	inst    []string
+	ts      []time.Time
+	metrics []string
+	vals    [][]float64 // vals[j][i] is metric j of row i; NaN when null
+}
+
+// each streams every row of parts, in order, to the targets its model
+// routes to: fn gets the target, installation, time and the row (field to
+// value, valid during the call). Each target runs in its own goroutine, on
+// its own copy of the row, so targets train in parallel while each still
+// sees its rows in the one fixed order that makes results reproducible.
+// It counts the rows of each partition into parts[i].rows.
+func (t *Trainer) each(ctx context.Context, parts []partition, routes map[string][]*target, fn func(tg *target, inst string, ts time.Time, row map[string]float64)) error {
+	feeds := map[*target]chan *batch{}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, tgs := range routes {
+		for _, tg := range tgs {
+			if feeds[tg] != nil {
+				continue
+			}
+			ch := make(chan *batch, 2)
+			feeds[tg] = ch
+			g.Go(func() error {
+				row := map[string]float64{}
+				for b := range ch {
+					for i, inst := range b.inst {
+						clear(row)
+						for j, m := range b.metrics {
+							if v := b.vals[j][i]; v == v {
+								row[m] = v
+							}
+						}
+						fn(tg, inst, b.ts[i], row)
 					}
 				}
-				fn(p.Model, c.Installation.Value(i), time.UnixMicro(int64(c.Timestamp.Value(i))).UTC())
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+				return nil
+			})
 		}
 	}
-	return nil
+	g.Go(func() error {
+		defer func() {
+			for _, ch := range feeds {
+				close(ch)
+			}
+		}()
+		for pi := range parts {
+			p := &parts[pi]
+			p.rows = 0
+			err := lake.Scan(gctx, t.bucket, p.Key, func(c *lake.Columns) error {
+				b := &batch{inst: make([]string, c.Rows), ts: make([]time.Time, c.Rows), metrics: c.Metrics, vals: make([][]float64, len(c.Values))}
+				for i := range c.Rows {
+					b.inst[i] = c.Installation.Value(i)
+					b.ts[i] = time.UnixMicro(int64(c.Timestamp.Value(i))).UTC()
+				}
+				for j, col := range c.Values {
+					v := make([]float64, c.Rows)
+					for i := range v {
+						if col.IsValid(i) {
+							v[i] = col.Value(i)
+						} else {
+							v[i] = math.NaN()
+						}
+					}
+					b.vals[j] = v
+				}
+				p.rows += int64(c.Rows)
+				for _, tg := range routes[p.Model] {
+					select {
+					case feeds[tg] <- b:
+					case <-gctx.Done():
+						return gctx.Err()
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return g.Wait()
 }
 
 var errTooFewRows = errors.New("too few rows")

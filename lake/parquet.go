@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -75,11 +76,17 @@ func writerProps(metrics []string) *parquet.WriterProperties {
 // partWriter writes one partition file a row group at a time.
 type partWriter struct {
 	fw      *pqarrow.FileWriter
-	b       *array.RecordBuilder
+	schema  *arrow.Schema
+	b       *array.RecordBuilder // the four fixed columns
 	inst    *array.StringBuilder
 	ts, rcv *array.TimestampBuilder
 	ver     *array.StringBuilder
-	metrics []*array.Float64Builder
+	// The metric columns are staged in plain slices and handed to Arrow
+	// without a builder: a builder's per-value Append (capacity check,
+	// bitmap update) cost more than the Parquet encoding of the value.
+	vals    [][]float64 // vals[j][i]: metric j of pending row i
+	bits    [][]byte    // validity bitmaps, like vals
+	nulls   []int
 	pending int
 	rows    int64
 }
@@ -94,16 +101,21 @@ func newPartWriter(w io.Writer, metrics []string) (*partWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parquet writer: %w", err)
 	}
-	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	fixed := arrow.NewSchema(schema.Fields()[:4], nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, fixed)
 	pw := &partWriter{
-		fw: fw, b: b,
-		inst: b.Field(0).(*array.StringBuilder),
-		ts:   b.Field(1).(*array.TimestampBuilder),
-		rcv:  b.Field(2).(*array.TimestampBuilder),
-		ver:  b.Field(3).(*array.StringBuilder),
+		fw: fw, schema: schema, b: b,
+		inst:  b.Field(0).(*array.StringBuilder),
+		ts:    b.Field(1).(*array.TimestampBuilder),
+		rcv:   b.Field(2).(*array.TimestampBuilder),
+		ver:   b.Field(3).(*array.StringBuilder),
+		vals:  make([][]float64, len(metrics)),
+		bits:  make([][]byte, len(metrics)),
+		nulls: make([]int, len(metrics)),
 	}
-	for i := range metrics {
-		pw.metrics = append(pw.metrics, b.Field(4+i).(*array.Float64Builder))
+	for j := range metrics {
+		pw.vals[j] = make([]float64, batchRows)
+		pw.bits[j] = make([]byte, bitutil.BytesForBits(batchRows))
 	}
 	return pw, nil
 }
@@ -114,11 +126,15 @@ func (pw *partWriter) add(inst string, ts, rcv int64, ver string, vals []float64
 	pw.ts.Append(arrow.Timestamp(ts))
 	pw.rcv.Append(arrow.Timestamp(rcv))
 	pw.ver.Append(ver)
-	for i, m := range pw.metrics {
-		if valid[i] {
-			m.Append(vals[i])
+	n := pw.pending
+	for j, ok := range valid {
+		if ok {
+			pw.vals[j][n] = vals[j]
+			bitutil.SetBit(pw.bits[j], n)
 		} else {
-			m.AppendNull()
+			pw.vals[j][n] = 0
+			bitutil.ClearBit(pw.bits[j], n)
+			pw.nulls[j]++
 		}
 	}
 	pw.pending++
@@ -135,14 +151,33 @@ func (pw *partWriter) add(inst string, ts, rcv int64, ver string, vals []float64
 const batchRows = 8192
 
 func (pw *partWriter) flush() error {
-	if pw.pending == 0 {
+	n := pw.pending
+	if n == 0 {
 		return nil
 	}
-	rec := pw.b.NewRecordBatch()
+	fixed := pw.b.NewRecordBatch()
+	defer fixed.Release()
+	cols := make([]arrow.Array, 0, len(pw.schema.Fields()))
+	cols = append(cols, fixed.Columns()...)
+	for j := range pw.vals {
+		var bitmap *memory.Buffer
+		if pw.nulls[j] > 0 {
+			bitmap = memory.NewBufferBytes(pw.bits[j][:bitutil.BytesForBits(int64(n))])
+		}
+		values := memory.NewBufferBytes(arrow.Float64Traits.CastToBytes(pw.vals[j][:n]))
+		data := array.NewData(arrow.PrimitiveTypes.Float64, n, []*memory.Buffer{bitmap, values}, nil, pw.nulls[j], 0)
+		col := array.NewFloat64Data(data)
+		data.Release()
+		defer col.Release()
+		cols = append(cols, col)
+		pw.nulls[j] = 0
+	}
+	rec := array.NewRecordBatch(pw.schema, cols, int64(n))
 	defer rec.Release()
 	pw.pending = 0
-	// WriteBuffered appends to the open row group and starts a new one at
-	// RowGroupRows, so row groups have the same size as with Write.
+	// WriteBuffered encodes the batch into the open row group (and starts
+	// a new one at RowGroupRows, so row groups have the same size as with
+	// Write); the staging slices are reused once it returns.
 	if err := pw.fw.WriteBuffered(rec); err != nil {
 		return fmt.Errorf("write row group: %w", err)
 	}

@@ -25,8 +25,8 @@ Command line::
 reads one JSON object of raw fields per line ("-" for standard input) and
 prints one score per line with repr precision (with --features: the raw
 feature values instead, space-separated). The rows are a stream:
-temporal features (rates, jumps, stuck values, changes, rolling relations,
-residuals) relate each row to the earlier rows with the same
+temporal features (rates, jumps, stuck and stale values, changes, rolling
+relations, residuals) relate each row to the earlier rows with the same
 "installation_id", using "timestamp" (Unix seconds), so the rows of each
 installation must be in time order.
 """
@@ -102,6 +102,7 @@ KINDS = {
     "rate": ("field", "max_gap"),
     "jump": ("fields", "norm", "max_gap"),
     "stuck": ("fields", "norm", "max_gap"),
+    "stale": ("fields", "norm", "max_gap"),
     "changes": ("fields", "norm", "window", "max_gap"),
     "rolling_diff": ("field", "field2", "window", "max_gap"),
     "rolling_ratio": ("field", "field2", "min_denominator", "window", "max_gap"),
@@ -137,7 +138,7 @@ def _value(row, name):
 class _State:
     """What a temporal feature remembers about one installation."""
 
-    __slots__ = ("has", "ms", "v", "run", "events", "count", "rows")
+    __slots__ = ("has", "ms", "v", "run", "events", "count", "rows", "act")
 
     def __init__(self, n):
         self.has = [False] * n
@@ -147,6 +148,7 @@ class _State:
         self.events = []
         self.count = [0] * n
         self.rows = []
+        self.act = 0
 
 
 class _Feature:
@@ -301,6 +303,27 @@ class _Feature:
                 for j in range(k):
                     pred += self.weights[i * k + j] * m[j]
                 out = _max(out, abs(m[i] - pred) / self.norm[i])
+            return out
+        if kind == "stale":
+            # The row's changes join the installation's count first; a
+            # field that changed (or has no usable previous value) starts a
+            # run at the new count.
+            for i, name in enumerate(self.fields):
+                v = _value(row, name)
+                if v is not None:
+                    dt = ms - st.ms[i]
+                    if st.has[i] and 0 < dt <= gap and v != st.v[i]:
+                        st.act += 1
+            out = math.nan
+            for i, name in enumerate(self.fields):
+                v = _value(row, name)
+                if v is None:
+                    continue
+                dt = ms - st.ms[i]
+                if not (st.has[i] and 0 < dt <= gap) or v != st.v[i]:
+                    st.run[i] = st.act
+                out = _max(out, float(st.act - st.run[i]) / self.norm[i])
+                st.has[i], st.ms[i], st.v[i] = True, ms, v
             return out
         out = second = math.nan
         present = False

@@ -189,6 +189,7 @@ func (p *Profile) derived(raw []*fieldStats, opts Options, maxGap int64) []model
 	env := model.Feature{Name: "envelope", Kind: model.KindEnvelope, Scale: 1}
 	jump := model.Feature{Name: "jump", Kind: model.KindJump, MaxGap: maxGap, Scale: 1}
 	stuck := model.Feature{Name: "stuck", Kind: model.KindStuck, MaxGap: maxGap, Scale: 1}
+	stale := model.Feature{Name: "stale", Kind: model.KindStale, MaxGap: maxGap, Scale: 1}
 	changes := model.Feature{Name: "changes", Kind: model.KindChanges, MaxGap: maxGap,
 		Window: int64(changeWindow / time.Second), Scale: 1}
 	// A lively measurement normally changes at almost every row, so its
@@ -220,6 +221,8 @@ func (p *Profile) derived(raw []*fieldStats, opts Options, maxGap int64) []model
 		if n := max(quantile(fs.runs.v, normQ), interval); share >= livelyChange && n > 0 {
 			stuck.Fields = append(stuck.Fields, fs.name)
 			stuck.Norm = append(stuck.Norm, n)
+			stale.Fields = append(stale.Fields, fs.name)
+			stale.Norm = append(stale.Norm, max(1, quantile(fs.stale.v, normQ)))
 		}
 	}
 	byName := map[string]*fieldStats{}
@@ -241,7 +244,10 @@ func (p *Profile) derived(raw []*fieldStats, opts Options, maxGap int64) []model
 		}
 		out = append(out, f)
 	}
-	for _, f := range []model.Feature{env, p.residual(measured, maxGap), jump, stuck, changes} {
+	if len(stale.Fields) < 2 {
+		stale.Fields = nil // no other field to have moved
+	}
+	for _, f := range []model.Feature{env, p.residual(measured, maxGap), jump, stuck, stale, changes} {
 		if len(f.Fields) > 0 {
 			out = append(out, f)
 		}

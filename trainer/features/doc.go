@@ -12,7 +12,7 @@
 //     within installations (not constant, not configuration), turns monotone
 //     counters into rates, and derives the features the forest sees: the
 //     training envelope, linear relations between measurements, spikes,
-//     stuck sensors, busy states and the heat pump's spread and COP
+//     stuck sensors (by time and by the plant's activity), busy states and the heat pump's spread and COP
 //     (docs/MODEL_FORMAT.md, "How the trainer chooses features").
 //  3. Fit: after a model.Stream has turned the rows into feature vectors and
 //     a reservoir has sampled them, Fit sets each feature's imputation value

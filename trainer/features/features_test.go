@@ -88,6 +88,41 @@ func TestChoose(t *testing.T) {
 	}
 }
 
+// TestChooseStale checks the stale feature's fields and norms: b rests for
+// ten rows in every fifty while a changes at every row, so b's norm is
+// about ten changes of a; a never rests, so its norm is the floor of 1.
+func TestChooseStale(t *testing.T) {
+	p := NewProfile()
+	for i := range 2 {
+		inst := string(rune('a' + i))
+		b := 0.0
+		for k := range 2000 {
+			if k%50 >= 10 {
+				b = 5 + 3*math.Sin(float64(k)/7) + float64(i)
+			}
+			p.Add(inst, t0.Add(time.Duration(k)*30*time.Second), map[string]float64{
+				"a": 20 + 5*math.Sin(float64(k)/10) + float64(i), "b": b,
+			})
+		}
+	}
+	feats, err := p.Choose(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stale *model.Feature
+	for i := range feats {
+		if feats[i].Kind == model.KindStale {
+			stale = &feats[i]
+		}
+	}
+	if stale == nil || !reflect.DeepEqual(stale.Fields, []string{"a", "b"}) {
+		t.Fatalf("stale feature %+v", stale)
+	}
+	if stale.Norm[0] != 1 || !(stale.Norm[1] >= 8 && stale.Norm[1] <= 11) || stale.Name != "stale" || stale.MaxGap != 900 {
+		t.Errorf("stale feature %+v", *stale)
+	}
+}
+
 // TestChooseDeterministic checks that the same rows give the same features.
 func TestChooseDeterministic(t *testing.T) {
 	var docs [2][]model.Feature

@@ -50,8 +50,6 @@ type Profile struct {
 	// where missing; rows taken before a field first appeared are shorter);
 	// smooth holds the same rows' moving averages (residualSmooth).
 	sample, smooth [][]float64
-	// sampleInst is the installation (history.id) of each sampled row.
-	sampleInst []int
 }
 
 // fieldStats describes one raw field over all rows.
@@ -70,6 +68,11 @@ type fieldStats struct {
 	// field last changed; counts samples, per row of a whole-numbered
 	// field, its changes in the last changeWindow.
 	deltas, runs, counts sample
+	// stale samples, per row of a lively field (below), the changes of the
+	// other lively fields since it last changed; staleRng draws it, so
+	// that the other samples do not depend on it.
+	stale    sample
+	staleRng *rand.Rand
 	// rng draws the field's samples: one generator per field, seeded from
 	// its name, so that the order in which a row's fields are visited (a
 	// map's) does not matter.
@@ -79,14 +82,13 @@ type fieldStats struct {
 func newFieldStats(name string, idx int) *fieldStats {
 	h := fnv.New64a()
 	h.Write([]byte(name))
-	return &fieldStats{name: name, idx: idx, rng: rand.New(rand.NewPCG(h.Sum64(), 0x51f7))}
+	return &fieldStats{name: name, idx: idx, rng: rand.New(rand.NewPCG(h.Sum64(), 0x51f7)),
+		staleRng: rand.New(rand.NewPCG(h.Sum64(), 0x57a1e))}
 }
 
 // history is the previous value of each field of one installation, indexed
 // like Profile.fields.
 type history struct {
-	// id numbers the installations in order of appearance.
-	id int
 	// last is the time of the installation's previous row, if any.
 	last    int64
 	hasLast bool
@@ -96,6 +98,10 @@ type history struct {
 	run     []int64
 	// avg is the moving average of each field (residualSmooth).
 	avg []float64
+	// act counts the changes of lively fields (livelySoFar), and runAct
+	// is its value when each field last changed.
+	act    int64
+	runAct []int64
 	// changes holds the times of the changes of a whole-numbered field in
 	// the last changeWindow.
 	changes [][]int64
@@ -112,7 +118,7 @@ func (p *Profile) Add(installation string, ts time.Time, row map[string]float64)
 	p.rows++
 	h := p.insts[installation]
 	if h == nil {
-		h = &history{id: len(p.insts)}
+		h = &history{}
 		p.insts[installation] = h
 	}
 	ms := ts.UnixMilli()
@@ -122,6 +128,15 @@ func (p *Profile) Add(installation string, ts time.Time, row map[string]float64)
 	}
 	h.last, h.hasLast = ms, true
 	alpha := 2 / (float64(residualSmooth) + 1)
+	// The row's changes of lively fields join the installation's count
+	// before any run starts, as in model.KindStale.
+	for name, v := range row {
+		if j, ok := p.index[name]; ok && finite(v) && j < len(h.has) && p.fields[j].livelySoFar() {
+			if dt := ms - h.ms[j]; h.has[j] && dt > 0 && dt <= gap && v != h.v[j] {
+				h.act++
+			}
+		}
+	}
 	for name, v := range row {
 		if !finite(v) {
 			continue
@@ -138,6 +153,7 @@ func (p *Profile) Add(installation string, ts time.Time, row map[string]float64)
 			h.ms = append(h.ms, make([]int64, n-len(h.ms))...)
 			h.v = append(h.v, make([]float64, n-len(h.v))...)
 			h.run = append(h.run, make([]int64, n-len(h.run))...)
+			h.runAct = append(h.runAct, make([]int64, n-len(h.runAct))...)
 			h.avg = append(h.avg, make([]float64, n-len(h.avg))...)
 			h.changes = append(h.changes, make([][]int64, n-len(h.changes))...)
 		}
@@ -162,6 +178,10 @@ func (p *Profile) Add(installation string, ts time.Time, row map[string]float64)
 		}
 		if !near || v != h.v[j] {
 			h.run[j] = ms
+			h.runAct[j] = h.act
+		}
+		if fs.livelySoFar() {
+			fs.stale.add(fs.staleRng, float64(h.act-h.runAct[j]))
 		}
 		if near {
 			h.avg[j] += alpha * (v - h.avg[j])
@@ -189,6 +209,18 @@ func (p *Profile) Add(installation string, ts time.Time, row map[string]float64)
 	p.sampleRow(row, h)
 }
 
+// livelySoFar reports whether the field, on the rows so far, is a lively
+// measurement (fractional, changing in at least livelyChange of its
+// consecutive values, over at least minLivelyPairs of them): the fields
+// whose changes the stale feature counts.
+func (fs *fieldStats) livelySoFar() bool {
+	return fs.fractional && fs.pairs >= minLivelyPairs && float64(fs.up+fs.down) >= livelyChange*float64(fs.pairs)
+}
+
+// minLivelyPairs is the fewest consecutive values before a field counts as
+// lively in the profile.
+const minLivelyPairs = 100
+
 // sampleRow keeps row in the uniform row sample (algorithm R).
 func (p *Profile) sampleRow(row map[string]float64, h *history) {
 	slot := len(p.sample)
@@ -201,9 +233,7 @@ func (p *Profile) sampleRow(row map[string]float64, h *history) {
 	} else {
 		p.sample = append(p.sample, nil)
 		p.smooth = append(p.smooth, nil)
-		p.sampleInst = append(p.sampleInst, 0)
 	}
-	p.sampleInst[slot] = h.id
 	r, a := p.sample[slot][:0], p.smooth[slot][:0]
 	for range p.fields {
 		r = append(r, math.NaN())

@@ -90,7 +90,7 @@ func TestPythonStreamAgrees(t *testing.T) {
 		kinds[f.Kind] = true
 	}
 	for _, k := range []string{model.KindRaw, model.KindRate, model.KindEnvelope, model.KindResidual, model.KindJump,
-		model.KindStuck, model.KindChanges, model.KindRollingDiff, model.KindRollingRatio} {
+		model.KindStuck, model.KindStale, model.KindChanges, model.KindRollingDiff, model.KindRollingRatio} {
 		if !kinds[k] {
 			t.Errorf("no %s feature chosen", k)
 		}

@@ -17,17 +17,14 @@ const ridge = 1e-3
 // a row lies from its prediction, relative to the 99.5 % quantile of that
 // distance on the sample. It returns a feature without fields when there
 // are fewer than two fields or too few complete rows.
-func (p *Profile) residual(fields []*fieldStats, maxGap int64) (model.Feature, model.Feature) {
+func (p *Profile) residual(fields []*fieldStats, maxGap int64) model.Feature {
 	f := model.Feature{Name: "residual", Kind: model.KindResidual, Smooth: residualSmooth, MaxGap: maxGap, Scale: 1}
-	sh := model.Feature{Name: "shift", Kind: model.KindShift, Smooth: residualSmooth, MaxGap: maxGap, Scale: 1,
-		Baseline: p.shiftBaseline()}
 	k := len(fields)
 	if k < 2 {
-		return f, sh
+		return f
 	}
 	var rows [][]float64
-	var inst []int
-	for r, r := range p.smooth {
+	for _, r := range p.smooth {
 		x := make([]float64, k)
 		ok := true
 		for j, fs := range fields {

@@ -62,7 +62,6 @@ type wireFeature struct {
 	Norm           []float64 `json:"norm"`
 	MinDenominator float64   `json:"min_denominator"`
 	Smooth         int64     `json:"smooth"`
-	Baseline       int64     `json:"baseline"`
 	Window         int64     `json:"window"`
 	MaxGap         int64     `json:"max_gap"`
 	Impute         *float64  `json:"impute"`
@@ -112,7 +111,7 @@ func (w *wireDoc) document() (*Document, error) {
 		}
 		d.Features[i] = Feature{Name: f.Name, Kind: f.Kind, Field: f.Field, Field2: f.Field2,
 			Fields: f.Fields, Lo: f.Lo, Hi: f.Hi, Weights: f.Weights, Intercept: f.Intercept, Norm: f.Norm, MinDenominator: f.MinDenominator,
-			Smooth: f.Smooth, Baseline: f.Baseline, Window: f.Window, MaxGap: f.MaxGap, Impute: *f.Impute, Center: *f.Center, Scale: *f.Scale}
+			Smooth: f.Smooth, Window: f.Window, MaxGap: f.MaxGap, Impute: *f.Impute, Center: *f.Center, Scale: *f.Scale}
 		d.Features[i].normalize()
 	}
 	wf := w.Forest

@@ -16,8 +16,8 @@
 //     ErrInvalid for a bad document; it never panics.
 //   - A valid Document scores every input: missing or non-finite feature values
 //     are replaced by the feature's imputation value before scaling.
-//   - Temporal feature kinds (rates, jumps, stuck values, changes, rolling
-//     relations, residuals) are computed by a Stream from the rows of each
+//   - Temporal feature kinds (rates, jumps, stuck and stale values, changes,
+//     rolling relations, residuals) are computed by a Stream from the rows of each
 //     installation in time order; their state per installation is bounded by
 //     the document (fields and windows), never by the number of rows. Feature
 //     values are computed with the same operations in the same order as the

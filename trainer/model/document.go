@@ -38,6 +38,12 @@ const (
 	// same value, relative to the field's Norm in seconds (a stuck sensor).
 	// Temporal.
 	KindStuck = "stuck"
+	// KindStale is, over the fields of Fields, the largest number of
+	// changes of the other fields of the list since a field last changed,
+	// relative to the field's Norm: a sensor that keeps its value while the
+	// plant around it moves (a stuck sensor), whereas a sensor at rest in a
+	// plant at rest is normal. Temporal.
+	KindStale = "stale"
 	// KindRollingDiff is the mean of Field minus Field2 over the rows of the
 	// last Window seconds that have both (e.g. the heat pump's flow-return
 	// spread over ten minutes). Temporal.
@@ -54,16 +60,6 @@ const (
 	// = 0). Sensors of one plant move together; a drifting or stuck sensor
 	// leaves the relation. Missing when a field is. Temporal.
 	KindResidual = "residual"
-	// KindShift is, with the fast averages and linear predictions of
-	// KindResidual, the largest distance of a field's prediction error from
-	// the installation's own baseline of that error, relative to the
-	// field's Norm. The baseline is the mean of the error over the
-	// installation's complete rows so far, then (after Baseline rows) an
-	// exponential moving average with weight 1/Baseline, each update
-	// clipped to ±Norm so that a fault barely moves it. A pooled model
-	// leaves each installation with its own error; a drifting sensor moves
-	// away from it. Missing when a field is. Temporal.
-	KindShift = "shift"
 	// KindChanges counts the changes of value of the fields of Fields in
 	// the rows of the last Window seconds (short cycling). Temporal.
 	KindChanges = "changes"
@@ -134,14 +130,10 @@ type Feature struct {
 	// MinDenominator is the smallest mean Field2 for which KindRollingRatio
 	// is defined.
 	MinDenominator float64
-	// Smooth is the smoothing length in rows of KindResidual and
-	// KindShift: each field's exponential moving average with weight
-	// 2/(Smooth+1) on the newest value (1: no smoothing).
+	// Smooth is KindResidual's smoothing length in rows: each field's
+	// exponential moving average with weight 2/(Smooth+1) on the newest
+	// value (1: no smoothing).
 	Smooth int64
-	// Baseline is KindShift's baseline length in rows: the error's running
-	// mean over the first Baseline rows, then its moving average with weight
-	// 1/Baseline.
-	Baseline int64
 	// Window is the window in whole seconds of KindChanges and the rolling
 	// kinds.
 	Window int64

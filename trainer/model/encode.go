@@ -74,10 +74,6 @@ func Marshal(d *Document) ([]byte, error) {
 			w.raw(", \"smooth\": ")
 			w.int(ft.Smooth)
 		}
-		if k.baseline {
-			w.raw(", \"baseline\": ")
-			w.int(ft.Baseline)
-		}
 		if k.window {
 			w.raw(", \"window\": ")
 			w.int(ft.Window)

@@ -8,7 +8,7 @@ import (
 // keys says which optional keys a kind uses; Marshal writes exactly those,
 // validate requires them and normalize clears the others.
 type keys struct {
-	field, field2, fields, lo, hi, weights, norm, minDenominator, smooth, baseline, window, maxGap bool
+	field, field2, fields, lo, hi, weights, norm, minDenominator, smooth, window, maxGap bool
 }
 
 // kinds lists every feature kind this package computes and the keys each
@@ -17,10 +17,10 @@ var kinds = map[string]keys{
 	KindRaw:      {field: true},
 	KindEnvelope: {fields: true, lo: true, hi: true},
 	KindResidual: {fields: true, weights: true, norm: true, smooth: true, maxGap: true},
-	KindShift:    {fields: true, weights: true, norm: true, smooth: true, baseline: true, maxGap: true},
 	KindRate:     {field: true, maxGap: true},
 	KindJump:     {fields: true, norm: true, maxGap: true},
 	KindStuck:    {fields: true, norm: true, maxGap: true},
+	KindStale:    {fields: true, norm: true, maxGap: true},
 	KindChanges:  {fields: true, norm: true, window: true, maxGap: true},
 
 	KindRollingDiff:  {field: true, field2: true, window: true, maxGap: true},
@@ -112,7 +112,7 @@ func (f *Feature) validate() error {
 	if k.weights {
 		n := len(f.Fields)
 		if len(f.Weights) != n*n || len(f.Intercept) != n {
-			return invalidf("%s feature needs %d weights and %d intercepts", f.Kind, n*n, n)
+			return invalidf("residual feature needs %d weights and %d intercepts", n*n, n)
 		}
 		for i, w := range f.Weights {
 			if !finite(w) || i/n == i%n && w != 0 {
@@ -138,9 +138,6 @@ func (f *Feature) validate() error {
 	}
 	if k.smooth && (f.Smooth < 1 || f.Smooth > maxGapLimit) {
 		return invalidf("smooth %d outside [1, %d] rows", f.Smooth, maxGapLimit)
-	}
-	if k.baseline && (f.Baseline < 1 || f.Baseline > maxGapLimit) {
-		return invalidf("baseline %d outside [1, %d] rows", f.Baseline, maxGapLimit)
 	}
 	if k.window && (f.Window < 1 || f.Window > maxGapLimit) {
 		return invalidf("window %d outside [1, %d] seconds", f.Window, maxGapLimit)
@@ -191,9 +188,6 @@ func (f *Feature) normalize() {
 	}
 	if !k.smooth {
 		f.Smooth = 0
-	}
-	if !k.baseline {
-		f.Baseline = 0
 	}
 	if !k.maxGap {
 		f.MaxGap = 0

@@ -91,6 +91,18 @@ func TestKindKnownAnswers(t *testing.T) {
 			{100, row{"a": 2, "b": 2}, 0},  // a gap restarts both runs
 		})
 	})
+	t.Run("stale", func(t *testing.T) {
+		f := model.Feature{Kind: model.KindStale, Fields: []string{"a", "b", "c"}, Norm: []float64{1, 2, 1}, MaxGap: 60, Scale: 1}
+		runSteps(t, f, []step{
+			{0, row{"a": 1, "b": 1, "c": 1}, 0},
+			{10, row{"a": 1, "b": 2, "c": 2}, 2},  // b and c change: a saw 2 changes
+			{20, row{"a": 1, "b": 3, "c": 2}, 3},  // b changes: a saw 3, c 1
+			{30, row{"a": 2, "b": 3}, 0.5},        // a changes; b saw 1 of 2; c missing
+			{40, row{"c": 2}, 2},                  // c unchanged since 10 s: a and b changed since
+			{45, row{"x": 1}, nan},                // no field
+			{200, row{"a": 2, "b": 3, "c": 2}, 0}, // a gap restarts every run, and counts no change
+		})
+	})
 	t.Run("changes", func(t *testing.T) {
 		f := model.Feature{Kind: model.KindChanges, Fields: []string{"s", "m"}, Norm: []float64{2, 1}, Window: 60, MaxGap: 60, Scale: 1}
 		runSteps(t, f, []step{
@@ -136,6 +148,7 @@ func allKinds() []model.Feature {
 		{Name: "c", Kind: model.KindChanges, Fields: []string{"f"}, Norm: []float64{2}, Window: 1800, MaxGap: 900, Scale: 1},
 		{Name: "d", Kind: model.KindRollingDiff, Field: "a", Field2: "b", Window: 600, MaxGap: 900, Scale: 1},
 		{Name: "r", Kind: model.KindRollingRatio, Field: "a", Field2: "b", MinDenominator: 0.25, Window: 600, MaxGap: 900, Scale: 1},
+		{Name: "st", Kind: model.KindStale, Fields: []string{"a", "b"}, Norm: []float64{20, 30}, MaxGap: 900, Scale: 1},
 	}
 }
 

@@ -8,8 +8,8 @@ import (
 // Stream computes the feature vectors of rows streamed per installation in
 // time order. Temporal kinds keep a little state per installation and
 // feature (per field the previous value, its time, the start of its run of
-// equal values or its moving average; the recent changes; the rows of a
-// rolling window), so the rows of one
+// equal values or its moving average; a count of changes; the recent
+// changes; the rows of a rolling window), so the rows of one
 // installation must arrive in time order; rows of different installations
 // may interleave freely. Memory grows with the number of installations,
 // never with the number of rows; Forget drops one.
@@ -33,10 +33,8 @@ type state struct {
 	events []event
 	count  []int64
 	rows   []pair
-	// base and nbase are KindShift's baseline of each field's prediction
-	// error and the number of rows in it (at most Baseline).
-	base  []float64
-	nbase []int64
+	// act counts KindStale's changes of the installation's fields.
+	act int64
 }
 
 // event is a change of field number n at ms.
@@ -76,9 +74,6 @@ func (s *Stream) Vector(dst []float64, installation string, ts time.Time, row ma
 					n := max(len(f.Fields), 1)
 					st[i] = state{has: make([]bool, n), ms: make([]int64, n), v: make([]float64, n),
 						run: make([]int64, n), count: make([]int64, n)}
-					if f.Kind == KindShift {
-						st[i].base, st[i].nbase = make([]float64, n), make([]int64, n)
-					}
 				}
 			}
 			s.insts[installation] = st
@@ -109,10 +104,12 @@ func (f *Feature) step(st *state, ms int64, row map[string]float64) float64 {
 	switch f.Kind {
 	case KindRollingDiff, KindRollingRatio:
 		return f.rolling(st, ms, row)
-	case KindResidual, KindShift:
+	case KindResidual:
 		return f.residual(st, ms, row)
 	case KindRate:
 		return f.rate(st, ms, row)
+	case KindStale:
+		return f.stale(st, ms, row)
 	}
 	gap := f.MaxGap * 1000
 	out := math.NaN()
@@ -179,6 +176,35 @@ func (f *Feature) step(st *state, ms int64, row map[string]float64) float64 {
 	return out
 }
 
+// stale is KindStale: the row's changes (present fields with a usable
+// previous value that differs) join the installation's count act; a field
+// that changed, or has no usable previous value, starts a run at the new
+// count (run); the value is the largest act − run over the present fields,
+// each relative to its Norm.
+func (f *Feature) stale(st *state, ms int64, row map[string]float64) float64 {
+	gap := f.MaxGap * 1000
+	for i, name := range f.Fields {
+		if v, ok := get(row, name); ok {
+			if dt := ms - st.ms[i]; st.has[i] && dt > 0 && dt <= gap && v != st.v[i] {
+				st.act++
+			}
+		}
+	}
+	out := math.NaN()
+	for i, name := range f.Fields {
+		v, ok := get(row, name)
+		if !ok {
+			continue
+		}
+		if dt := ms - st.ms[i]; !(st.has[i] && dt > 0 && dt <= gap) || v != st.v[i] {
+			st.run[i] = st.act
+		}
+		out = maxNaN(out, float64(st.act-st.run[i])/f.Norm[i])
+		st.has[i], st.ms[i], st.v[i] = true, ms, v
+	}
+	return out
+}
+
 // rate is KindRate: the change per hour of a counter since its previous
 // value, if recent, earlier and not larger (a counter reset).
 func (f *Feature) rate(st *state, ms int64, row map[string]float64) float64 {
@@ -236,11 +262,9 @@ func (f *Feature) rolling(st *state, ms int64, row map[string]float64) float64 {
 }
 
 // residual updates each field's moving average (restarting at the field's
-// value after a gap or a row out of order) and returns, for KindResidual,
-// the largest relative error of the linear predictions on the averages and,
-// for KindShift, the largest relative distance of an error from its
-// baseline, which it then updates. The weights apply in field order, each
-// product rounded before it is added.
+// value after a gap or a row out of order) and returns the largest relative
+// error of the linear predictions on the averages. The weights apply in field
+// order, each product rounded before it is added.
 func (f *Feature) residual(st *state, ms int64, row map[string]float64) float64 {
 	alpha := 2 / (float64(f.Smooth) + 1)
 	gap := f.MaxGap * 1000
@@ -268,23 +292,7 @@ func (f *Feature) residual(st *state, ms int64, row map[string]float64) float64 
 		for j, w := range f.Weights[i*k : (i+1)*k] {
 			pred += float64(w * st.v[j])
 		}
-		e := st.v[i] - pred
-		if f.Kind == KindResidual {
-			out = maxNaN(out, math.Abs(e)/f.Norm[i])
-			continue
-		}
-		// KindShift: the distance from the baseline of the earlier rows,
-		// then the baseline moves towards e by at most Norm: a running
-		// mean, then a moving average. The first complete row starts it.
-		if st.nbase[i] == 0 {
-			st.base[i], st.nbase[i] = e, 1
-			out = maxNaN(out, 0)
-			continue
-		}
-		d := e - st.base[i]
-		out = maxNaN(out, math.Abs(d)/f.Norm[i])
-		st.nbase[i] = min(st.nbase[i]+1, f.Baseline)
-		st.base[i] += max(-f.Norm[i], min(d, f.Norm[i])) / float64(st.nbase[i])
+		out = maxNaN(out, math.Abs(st.v[i]-pred)/f.Norm[i])
 	}
 	return out
 }

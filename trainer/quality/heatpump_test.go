@@ -49,10 +49,10 @@ func TestHeatpumpSmall(t *testing.T) {
 }
 
 // TestHeatpumpFigures runs the evaluation of the reference fleet that
-// docs/MODEL_QUALITY.md reports (about 25 s on two cores) when
+// docs/MODEL_QUALITY.md reports (about 30 s on two cores) when
 // IDMT_HEATPUMP_EVAL is set, and checks that no kind falls below what is
-// documented: AUC ≥ 0.90 for the kinds that reach the target, with a margin
-// for the two that do not (stuck sensors, drift).
+// documented: AUC ≥ 0.90 for the kinds that reach the target (stuck sensors
+// 0.949 since the stale feature), with a margin for drift, which does not.
 func TestHeatpumpFigures(t *testing.T) {
 	if os.Getenv("IDMT_HEATPUMP_EVAL") == "" {
 		t.Skip("set IDMT_HEATPUMP_EVAL=1 to run the heat-pump fault evaluation")
@@ -64,11 +64,8 @@ func TestHeatpumpFigures(t *testing.T) {
 	for _, f := range res.Faults {
 		t.Logf("%-14s %5d episodes %7d rows  AUC %.3f ± %.3f", f.Kind, f.Episodes, f.Rows, f.AUC, f.SD)
 		target := 0.90
-		switch f.Kind {
-		case "stuck":
-			target = 0.88 // 0.902 documented; see docs/MODEL_QUALITY.md
-		case "drift":
-			target = 0.74 // 0.762 documented
+		if f.Kind == "drift" {
+			target = 0.74 // 0.764 documented; see docs/MODEL_QUALITY.md
 		}
 		if f.AUC < target {
 			t.Errorf("%s: AUC %.3f below %.2f", f.Kind, f.AUC, target)

@@ -105,5 +105,15 @@ func main() {
 }
 
 func describe(f model.Feature) string {
-	return fmt.Sprintf("%-40s %-10s %s", f.Name, f.Kind, f.Field)
+	s := fmt.Sprintf("%-20s %-13s %s %s", f.Name, f.Kind, f.Field, f.Field2)
+	for i, name := range f.Fields {
+		s += fmt.Sprintf("\n    %-36s", name)
+		if f.Norm != nil {
+			s += fmt.Sprintf(" norm %.4g", f.Norm[i])
+		}
+		if f.Lo != nil {
+			s += fmt.Sprintf(" [%.4g, %.4g]", f.Lo[i], f.Hi[i])
+		}
+	}
+	return s
 }

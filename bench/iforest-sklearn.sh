@@ -10,11 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-3}
-if ! python3 -c 'import sklearn, numpy' 2>/dev/null; then
+py=/usr/bin/python3 # Debian's, with its packages
+if ! $py -c 'import sklearn, numpy' 2>/dev/null; then
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-sklearn python3-numpy >/dev/null
 fi
-echo "scikit-learn $(python3 -c 'import sklearn; print(sklearn.__version__)'), $(nproc) cores"
-python3 - "$runs" <<'PY'
+echo "scikit-learn $($py -c 'import sklearn; print(sklearn.__version__)'), $(nproc) cores"
+$py - "$runs" <<'PY'
 import sys, time, statistics
 import numpy as np
 from sklearn.ensemble import IsolationForest

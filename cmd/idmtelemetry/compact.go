@@ -86,18 +86,16 @@ func (w *window) days(now time.Time) ([]time.Time, error) {
 
 func compactCommand(stdout, stderr io.Writer) *ffcli.Command {
 	var (
-		c         common
-		w         window
-		retention time.Duration
-		chunk     string
-		cpuprof   string
+		c       common
+		w       window
+		cf      compactFlags
+		cpuprof string
 	)
 	fs := flag.NewFlagSet("idmtelemetry compact", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.register(fs)
 	w.register(fs, "compact the batches received on")
-	fs.DurationVar(&retention, "retention", 7*24*time.Hour, "how long consumed landing objects are kept for reprocessing; unconsumed ones are never deleted (IDMT_RETENTION)")
-	fs.StringVar(&chunk, "chunk", "256MiB", "landing JSON merged at once; bounds memory (IDMT_CHUNK)")
+	cf.register(fs)
 	fs.StringVar(&cpuprof, "cpuprofile", "", "write a Go CPU profile of the run to this file (diagnostics)")
 	return &ffcli.Command{
 		Name:       "compact",
@@ -114,28 +112,19 @@ holds it, use "idmtelemetry jobs run compact" instead.`,
 		FlagSet: fs,
 		Options: ffOptions(),
 		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("compact takes no arguments, got %q", args)}
-			}
-			log, err := c.logger(stdout)
+			cc, err := cf.config()
 			if err != nil {
 				return err
 			}
-			from, to, err := w.parse()
-			if err != nil {
+			if cc.From, cc.To, err = w.parse(); err != nil {
 				return err
 			}
-			chunkBytes, err := parseBytes(chunk)
-			if err != nil {
-				return usageError{fmt.Errorf("--chunk %q: %w", chunk, err)}
-			}
-			bucket, err := c.openBucket(ctx)
+			log, bucket, err := c.start(ctx, "compact", args, stdout)
 			if err != nil {
 				return err
 			}
 			defer bucket.Close()
-			comp, err := lake.NewCompactor(bucket, log, lake.CompactConfig{Retention: retention, ChunkBytes: chunkBytes, From: from, To: to},
-				lake.WithProgress(progress(stderr, "compacting landing objects")))
+			comp, err := lake.NewCompactor(bucket, log, cc, lake.WithProgress(progress(stderr, "compacting landing objects")))
 			if err != nil {
 				return err
 			}
@@ -163,7 +152,7 @@ holds it, use "idmtelemetry jobs run compact" instead.`,
 				}
 				if exp != (lake.ExpireResult{}) {
 					fmt.Fprintf(stdout, "expired %d consumed landing objects and %d hour lists older than %s; kept %d unconsumed; removed %d abandoned temporary files\n",
-						exp.Landing, exp.Hours, retention, exp.Kept, exp.TempFiles)
+						exp.Landing, exp.Hours, cf.retention, exp.Kept, exp.TempFiles)
 				}
 				return nil
 			})

@@ -38,18 +38,11 @@ partitions did not change since its last run is skipped ("nothing to do").`,
 		FlagSet: fs,
 		Options: ffOptions(),
 		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("stats takes no arguments, got %q", args)}
-			}
-			log, err := c.logger(stdout)
-			if err != nil {
-				return err
-			}
 			days, err := w.days(time.Now())
 			if err != nil {
 				return err
 			}
-			bucket, err := c.openBucket(ctx)
+			log, bucket, err := c.start(ctx, "stats", args, stdout)
 			if err != nil {
 				return err
 			}
@@ -106,14 +99,7 @@ A running server picks up new releases within a minute.`,
 		FlagSet: fs,
 		Options: ffOptions(),
 		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("publish takes no arguments, got %q", args)}
-			}
-			log, err := c.logger(stdout)
-			if err != nil {
-				return err
-			}
-			bucket, err := c.openBucket(ctx)
+			log, bucket, err := c.start(ctx, "publish", args, stdout)
 			if err != nil {
 				return err
 			}

@@ -61,18 +61,11 @@ row. Candidates are written to _models/candidates/<day>/<name>.json for
 		FlagSet: fs,
 		Options: ffOptions(),
 		Exec: func(ctx context.Context, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("train takes no arguments, got %q", args)}
-			}
-			log, err := c.logger(stdout)
-			if err != nil {
-				return err
-			}
 			days, err := w.days(time.Now())
 			if err != nil {
 				return err
 			}
-			bucket, err := c.openBucket(ctx)
+			log, bucket, err := c.start(ctx, "train", args, stdout)
 			if err != nil {
 				return err
 			}

@@ -118,6 +118,7 @@ func (r *Runner) Holder() string { return r.cfg.Holder }
 // its work and contends again. It returns nil once ctx is done, after
 // releasing the lease so another scheduler can take over at once.
 func (r *Runner) Run(ctx context.Context) error {
+	r.restoreLastSuccess(ctx)
 	for {
 		h, err := r.contend(ctx)
 		if err != nil {
@@ -784,4 +785,31 @@ func Exclusive(ctx context.Context, bucket *lake.Bucket, log *slog.Logger, cfg C
 		log.Warn("lease release failed", "err", rerr)
 	}
 	return err
+}
+
+// restoreLastSuccess sets idmt_jobs_last_success_timestamp_seconds from the
+// run records, so that a restarted scheduler (or a waiting one) reports
+// when each job last succeeded instead of nothing, and a staleness alert
+// does not need a special case after restarts. Unreadable records are
+// skipped: the gauge is only a report.
+func (r *Runner) restoreLastSuccess(ctx context.Context) {
+	jobs := r.pipeline
+	if r.hourlyJob != nil {
+		jobs = append(jobs[:len(jobs):len(jobs)], *r.hourlyJob)
+	}
+	for _, j := range jobs {
+		recs, err := Records(ctx, r.bucket, j.Name, 48)
+		if err != nil {
+			continue
+		}
+		var last time.Time
+		for _, rec := range recs {
+			if (rec.Outcome == Done || rec.Outcome == Nothing) && rec.Finished.After(last) {
+				last = rec.Finished
+			}
+		}
+		if !last.IsZero() {
+			r.metrics.lastSuccess.WithLabelValues(j.Name).Set(float64(last.Unix()))
+		}
+	}
 }

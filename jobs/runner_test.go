@@ -826,3 +826,29 @@ func TestExclusive(t *testing.T) {
 		})
 	}
 }
+
+// A scheduler that starts reports when each job last succeeded, from the
+// run records, before it runs anything itself.
+func TestLastSuccessRestoredFromRecords(t *testing.T) {
+	b := memBucket(t)
+	c := newCalls()
+	r1, _ := newRunner(t, b, testConfig("r1"), c.pipeline4(), nil, WithClock(newClock(day0).now))
+	if err := backfillDue(t, r1); err != nil {
+		t.Fatal(err)
+	}
+	var newest float64
+	for _, d := range dueDays {
+		if rec, ok := record(t, b, "publish", d); ok && float64(rec.Finished.Unix()) > newest {
+			newest = float64(rec.Finished.Unix())
+		}
+	}
+	if newest == 0 {
+		t.Fatal("no publish record after the backfill")
+	}
+	// A new scheduler (Run calls this before contending for the lease).
+	r2, reg := newRunner(t, b, testConfig("r2"), c.pipeline4(), nil)
+	r2.restoreLastSuccess(context.Background())
+	if got := metricValue(t, reg, "idmt_jobs_last_success_timestamp_seconds", map[string]string{"job": "publish"}); got != newest {
+		t.Fatalf("last success of publish = %v, want %v from the records", got, newest)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/idmtelemetry/idmtelemetry/jobs"
 	"github.com/idmtelemetry/idmtelemetry/lake"
@@ -143,6 +144,10 @@ type pipeline struct {
 	// catalog after the stats and publish jobs.
 	refreshView    func(context.Context) error
 	refreshCatalog func(context.Context) error
+
+	// quarantined counts landing objects compaction moved aside (set by
+	// newRunner; nil outside a scheduler).
+	quarantined prometheus.Counter
 }
 
 func newPipeline(bucket *lake.Bucket, log *slog.Logger, f *jobFlags, sf *statsFlags, keys *publish.Keys) (*pipeline, error) {
@@ -220,6 +225,9 @@ func (p *pipeline) runCompact(ctx context.Context) (jobs.Result, error) {
 		"landing": int64(res.Landing), "quarantined": int64(res.Quarantined), "records": res.Records,
 		"partitions": int64(res.Partitions), "rows": res.Rows, "expired": int64(exp.Landing),
 	}}
+	if p.quarantined != nil {
+		p.quarantined.Add(float64(res.Quarantined))
+	}
 	if res.Landing == 0 {
 		out.Outcome, out.Message = jobs.Nothing, "no unconsumed landing objects"
 	}
@@ -352,6 +360,10 @@ func exclusive(ctx context.Context, bucket *lake.Bucket, log *slog.Logger, fn fu
 
 // newRunner builds the scheduler over the pipeline.
 func newRunner(p *pipeline, reg *prometheus.Registry, f *schedFlags) (*jobs.Runner, error) {
+	p.quarantined = promauto.With(reg).NewCounter(prometheus.CounterOpts{
+		Name: "idmt_lake_quarantined_objects_total",
+		Help: "Landing objects compaction could not decode and moved to _quarantine/ with a reason (an operator looks at them).",
+	})
 	cfg := f.cfg
 	// Compaction merges everything unconsumed whatever the hour: catching
 	// up the last hour catches up all of them.

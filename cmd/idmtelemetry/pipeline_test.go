@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/idmtelemetry/idmtelemetry/jobs"
 	"github.com/idmtelemetry/idmtelemetry/lake"
 )
@@ -44,5 +47,37 @@ func TestCorruptLakeHaltsJobs(t *testing.T) {
 	// halted: keys can be added).
 	if _, err := p.jobs()[3].Run(ctx, lake.Day(day)); err == nil || errors.Is(err, jobs.ErrHalt) {
 		t.Errorf("publish without keys: %v", err)
+	}
+}
+
+// Landing objects compaction cannot decode are counted for alerting.
+func TestQuarantineIsCounted(t *testing.T) {
+	ctx := context.Background()
+	b, err := lake.OpenBucket(ctx, "mem://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jf jobFlags
+	var sf statsFlags
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	jf.register(fs)
+	sf.register(fs)
+	p, err := newPipeline(b, slog.New(slog.NewTextHandler(io.Discard, nil)), &jf, &sf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newRunner(p, prometheus.NewRegistry(), &jf.sched); err != nil {
+		t.Fatal(err)
+	}
+	key := lake.LandingKey(time.Now().Add(-time.Hour), [32]byte{1})
+	if err := b.Put(ctx, key, []byte("not zstd"), lake.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.jobs()[0].Run(ctx, lake.Day(time.Now()))
+	if err != nil || res.Figures["quarantined"] != 1 {
+		t.Fatalf("compact: %+v %v", res, err)
+	}
+	if got := testutil.ToFloat64(p.quarantined); got != 1 {
+		t.Fatalf("idmt_lake_quarantined_objects_total = %v, want 1", got)
 	}
 }

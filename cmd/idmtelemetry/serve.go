@@ -37,7 +37,8 @@ type serveFlags struct {
 	memoryLimit    string
 	ingest         ingest.Config
 	keysFlag
-	stats statsFlags
+	stats   statsFlags
+	cpuprof string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -62,6 +63,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.srv.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "time given to running requests on SIGINT/SIGTERM (IDMT_SHUTDOWN_TIMEOUT)")
 	f.keysFlag.register(fs)
 	f.stats.register(fs)
+	fs.StringVar(&f.cpuprof, "cpuprofile", "", "write a Go CPU profile of the whole run to this file, on shutdown (diagnostics)")
 }
 
 func serveCommand(stdout, stderr io.Writer) *ffcli.Command {
@@ -189,6 +191,11 @@ func (f *serveFlags) serve(ctx context.Context, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer a.bucket.Close()
+	stop, err := cpuProfile(f.cpuprof)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	if err := a.srv.Listen(); err != nil {
 		return err
 	}

@@ -232,6 +232,9 @@ func crashAt(t *testing.T, kind string, n int) (done bool) {
 			}
 		}
 		resp, body := h.get(t, "/api/v1/model/check?installation_id="+eligibleID+"&model=AERO+SLM+3-11")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("N=%d %s: check %d %s", n, step, resp.StatusCode, body)
+		}
 		hash := jsonField(t, body, "model_hash")
 		resp, data := h.get(t, "/api/v1/model/download?installation_id="+eligibleID+"&model=AERO+SLM+3-11", "Authorization", "Bearer "+testToken)
 		if resp.StatusCode != http.StatusOK || hashHex(data) != hash || resp.Header.Get("X-Model-Hash") != hash {

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/idmtelemetry/idmtelemetry/publish"
@@ -23,7 +22,6 @@ import (
 // downloads whose hash matched, and how the downloaded model scored the
 // collectors' own records against the injected faults.
 type modelSummary struct {
-	mu                        sync.Mutex
 	checked, eligible, avail  int
 	downloaded, hashMismatch  int
 	faulty, faultyFlagged     int64

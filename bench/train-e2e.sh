@@ -1,31 +1,53 @@
 #!/usr/bin/env bash
 # The training job end to end: builds a lake of INSTALLATIONS (default 100)
-# installations over DAYS (default 30) days of 30-second records, then
-# times "idmtelemetry train" for its last day (wall time, peak RSS), and
-# does the same on a lake twice as large (twice the installations, same
-# days), to show how both grow when the lake doubles. The reservoir keeps
-# memory flat; time grows with the rows streamed.
+# installations over DAYS (default 30) days of 30-second records, times
+# "idmtelemetry train" for its last day with a DAYS-day window (wall time,
+# peak RSS), then doubles the lake and times it again. DOUBLE=installations
+# (default) doubles the installations over the same days: the rows in the
+# window double. DOUBLE=history adds DAYS older days to the same lake: the
+# window, and so the work, stay the same while the lake doubles.
 #
 #   bash bench/train-e2e.sh
 #   INSTALLATIONS=20 DAYS=7 bash bench/train-e2e.sh
+#   DOUBLE=history bash bench/train-e2e.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${INSTALLATIONS:-100}
 days=${DAYS:-30}
+double=${DOUBLE:-installations}
 work=${WORK:-$(mktemp -d)}
 trap 'rm -rf "$work"' EXIT
+mkdir -p "$work"
 go build -o "$work/idmtelemetry" ./cmd/idmtelemetry
 go build -o "$work/lakegen" ./bench/lakegen
 first=$(date -u -d "-$((days + 1)) days" +%F)
 last=$(date -u -d "$first +$((days - 1)) days" +%F)
-for inst in "$n" $((2 * n)); do
-	b="file://$work/b$inst"
-	"$work/lakegen" --bucket "$b" --installations "$inst" --days "$days" --start "$first" >/dev/null
-	"$work/idmtelemetry" compact --bucket "$b" --data-dir "$work" --retention 2400h --log-level warn >/dev/null 2>&1
-	rows=$(find "$work/b$inst/lake/telemetry" -name '*.parquet' | wc -l)
-	/usr/bin/time -f "%e %M" -o "$work/t" "$work/idmtelemetry" train --bucket "$b" --data-dir "$work" \
+build() { # bucket, installations, days, first day
+	"$work/lakegen" --bucket "file://$work/$1" --installations "$2" --days "$3" --start "$4" >/dev/null
+	"$work/idmtelemetry" compact --bucket "file://$work/$1" --data-dir "$work" --retention 100000h --log-level warn >/dev/null 2>&1
+}
+train() { # bucket, label
+	local files
+	files=$(find "$work/$1/lake/telemetry" -name '*.parquet' | wc -l)
+	/usr/bin/time -f "%e %M" -o "$work/t" "$work/idmtelemetry" train --bucket "file://$work/$1" --data-dir "$work" \
 		--day "$last" --train-window "$days" --log-level warn >"$work/out" 2>/dev/null
 	read -r secs kb <"$work/t"
-	printf '%4d installations × %d days (%d partition files): train %.1f s, peak RSS %d MiB\n' "$inst" "$days" "$rows" "$secs" $((kb / 1024))
+	printf '%s (%d partition files): train %.1f s, peak RSS %d MiB\n' "$2" "$files" "$secs" $((kb / 1024))
 	sed 's/^/    /' "$work/out"
-done
+}
+build a "$n" "$days" "$first"
+train a "$n installations × $days days"
+case $double in
+installations)
+	build b $((2 * n)) "$days" "$first"
+	train b "$((2 * n)) installations × $days days"
+	;;
+history)
+	build a "$n" "$days" "$(date -u -d "$first -$days days" +%F)"
+	train a "$n installations × $((2 * days)) days (window $days days)"
+	;;
+*)
+	echo "DOUBLE must be installations or history" >&2
+	exit 2
+	;;
+esac

@@ -26,7 +26,9 @@
 //
 //   - done, nothing: success ("nothing to do" is normal); the next job of
 //     the pipeline runs for that window. A record says done only after the
-//     job returned, so a crash mid-job leaves "running" and is rerun.
+//     job returned, so a crash mid-job leaves "running" and is rerun. The
+//     scheduler does not rerun either; an operator's RunNow reruns a
+//     "nothing" window (data may have arrived since), not a done one.
 //   - retry: the attempt failed; the runner waits Backoff, 2×Backoff, ...
 //     and tries again, at most MaxAttempts times per trigger, then records
 //     "failed" and does not try that job again in the same pass. The next

@@ -306,8 +306,9 @@ func TestRequestsPendingAtStart(t *testing.T) {
 }
 
 // The first start of a scheduler on an empty lake records "nothing to do"
-// for the days it catches up on. That must not get in the way of later
-// forced runs once data is there, nor make the scheduler rerun them.
+// for the days it catches up on. That must not get in the way of an
+// operator's runs once data is there (unforced ones try a "nothing" window
+// again, and skip it once done), nor make the scheduler rerun them.
 func TestEmptyLakeCatchUpThenForcedRun(t *testing.T) {
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
@@ -331,18 +332,29 @@ func TestEmptyLakeCatchUpThenForcedRun(t *testing.T) {
 				}
 			}
 
+			// Data arrives. An operator's run tries the "nothing" window
+			// again without force; the scheduler runs it.
 			data.Store(true)
 			op, _ := newRunner(t, b, testConfig("operator"), jobs, nil, WithClock(clk.now))
 			recs, err := op.RunNow(ctx, Pipeline, dueDays[1], false)
-			if err != nil || len(recs) != 4 || recs[0].Outcome != Nothing || c.count("compact", dueDays[1]) != 1 {
-				t.Fatalf("unforced: %v %+v", err, recs)
-			}
-			recs, err = op.RunNow(ctx, Pipeline, dueDays[1], true)
-			if err != nil || len(recs) != 4 {
-				t.Fatalf("forced: %v %+v", err, recs)
+			if err != nil || len(recs) != 4 || c.count("compact", dueDays[1]) != 2 {
+				t.Fatalf("unforced after data: %v %+v (compact ran %d times)", err, recs, c.count("compact", dueDays[1]))
 			}
 			for _, rec := range recs {
 				if rec.Outcome != Done || rec.Attempts != 2 || rec.Holder != "sched" {
+					t.Errorf("record after data %+v", rec)
+				}
+			}
+			// Now done: an unforced run skips it, a forced one runs it again.
+			if recs, err := op.RunNow(ctx, Pipeline, dueDays[1], false); err != nil || len(recs) != 4 || c.count("compact", dueDays[1]) != 2 {
+				t.Fatalf("unforced on a done window: %v %+v", err, recs)
+			}
+			recs, err = op.RunNow(ctx, Pipeline, dueDays[1], true)
+			if err != nil || len(recs) != 4 || c.count("compact", dueDays[1]) != 3 {
+				t.Fatalf("forced: %v %+v", err, recs)
+			}
+			for _, rec := range recs {
+				if rec.Outcome != Done || rec.Attempts != 3 || rec.Holder != "sched" {
 					t.Errorf("forced record %+v", rec)
 				}
 			}

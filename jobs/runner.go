@@ -573,7 +573,8 @@ func (r *Runner) checkRun(job, window string) error {
 //
 // A window already done is not run again, and a halted job is not run,
 // unless force is set; a forced run that succeeds clears the job's halt.
-// Each job gets one attempt.
+// A window whose last outcome was "nothing to do" is run again. Each job
+// gets one attempt.
 //
 // RunNow needs the lease. When this runner holds it (its Run does) or can
 // take it, the work runs here, under it. When another scheduler holds it,
@@ -640,7 +641,11 @@ func (r *Runner) runOnce(ctx context.Context, h *holding, j Job, window string, 
 	if err != nil {
 		return Record{}, err
 	}
-	if found && prev.Outcome.succeeded() && !force {
+	// An operator's run skips a window that is done, but tries again one
+	// that had nothing to do: data may have arrived since (a scheduler that
+	// started on an empty bucket records "nothing" for the days it catches
+	// up on, and its operator then submits data and asks to run them now).
+	if found && prev.Outcome == Done && !force {
 		return prev, nil
 	}
 	delete(p.halts, j.Name)

@@ -213,7 +213,7 @@ func jobsRunCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.SetOutput(stderr)
 	f.register(fs)
 	fs.StringVar(&day, "day", "", "window: the UTC day (YYYY-MM-DD; default yesterday), or for compact-hourly the hour (YYYY-MM-DDTHH)")
-	fs.BoolVar(&force, "force", false, "run even if the window is done, and clear a halted job on success")
+	fs.BoolVar(&force, "force", false, "run even if the window is done, and clear a halted job on success (a window whose jobs had nothing to do runs again without it)")
 	return &ffcli.Command{
 		Name:       "run",
 		ShortUsage: "idmtelemetry jobs run JOB [--day D] [--force]",

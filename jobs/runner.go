@@ -516,6 +516,12 @@ func (r *Runner) take(ctx context.Context) (h *holding, own bool, err error) {
 func (r *Runner) under(ctx context.Context, h *holding, fn func(ctx context.Context) error) error {
 	r.exec.Lock()
 	defer r.exec.Unlock()
+	return held(ctx, h, fn)
+}
+
+// held runs fn with a context that ends when ctx ends or the lease of h
+// is lost.
+func held(ctx context.Context, h *holding, fn func(ctx context.Context) error) error {
 	jctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := context.AfterFunc(h.ctx, func() { cancel(context.Cause(h.ctx)) })
@@ -781,11 +787,7 @@ func Exclusive(ctx context.Context, bucket *lake.Bucket, log *slog.Logger, cfg C
 		return err
 	}
 	h := l.hold(ctx, t, log)
-	jctx, cancel := context.WithCancelCause(ctx)
-	stop := context.AfterFunc(h.ctx, func() { cancel(context.Cause(h.ctx)) })
-	err = fn(jctx)
-	stop()
-	cancel(nil)
+	err = held(ctx, h, fn)
 	if rerr := h.stop(true); rerr != nil {
 		log.Warn("lease release failed", "err", rerr)
 	}
@@ -795,7 +797,9 @@ func Exclusive(ctx context.Context, bucket *lake.Bucket, log *slog.Logger, cfg C
 // restoreLastSuccess sets idmt_jobs_last_success_timestamp_seconds from the
 // run records, so that a restarted scheduler (or a waiting one) reports
 // when each job last succeeded instead of nothing, and a staleness alert
-// does not need a special case after restarts. Unreadable records are
+// does not need a special case after restarts. It reads the newest 8
+// records per job; a job without a success among them leaves the gauge
+// absent, which the alert treats as stale too. Unreadable records are
 // skipped: the gauge is only a report.
 func (r *Runner) restoreLastSuccess(ctx context.Context) {
 	jobs := r.pipeline
@@ -803,7 +807,7 @@ func (r *Runner) restoreLastSuccess(ctx context.Context) {
 		jobs = append(jobs[:len(jobs):len(jobs)], *r.hourlyJob)
 	}
 	for _, j := range jobs {
-		recs, err := Records(ctx, r.bucket, j.Name, 48)
+		recs, err := Records(ctx, r.bucket, j.Name, 8)
 		if err != nil {
 			continue
 		}

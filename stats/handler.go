@@ -144,6 +144,25 @@ func truncate(s string) string {
 	return s
 }
 
+// queryWindow resolves the window a request asks for (its window
+// parameter, def when absent) for a model, answering the error itself when
+// there is none to serve.
+func (v *View) queryWindow(w http.ResponseWriter, q url.Values, storage, asked, def string) (*window, bool) {
+	name, ok := param(w, q, "window")
+	if !ok {
+		return nil, false
+	}
+	i, ok := v.windowIndex(w, name, def)
+	if !ok {
+		return nil, false
+	}
+	s := v.snapshotOr503(w)
+	if s == nil {
+		return nil, false
+	}
+	return v.modelWindow(w, s, storage, asked, i)
+}
+
 // windowIndex finds a window by name; "" takes def.
 func (v *View) windowIndex(w http.ResponseWriter, name, def string) (int, bool) {
 	if name == "" {
@@ -334,19 +353,7 @@ func (v *View) serveStats(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	wname, ok := param(w, q, "window")
-	if !ok {
-		return
-	}
-	i, ok := v.windowIndex(w, wname, defaultWindow)
-	if !ok {
-		return
-	}
-	s := v.snapshotOr503(w)
-	if s == nil {
-		return
-	}
-	win, ok := v.modelWindow(w, s, storage, asked, i)
+	win, ok := v.queryWindow(w, q, storage, asked, defaultWindow)
 	if !ok {
 		return
 	}
@@ -422,19 +429,7 @@ func (v *View) serveRank(w http.ResponseWriter, r *http.Request) {
 	if !checkMetric(w, metric) {
 		return
 	}
-	wname, ok := param(w, q, "window")
-	if !ok {
-		return
-	}
-	i, ok := v.windowIndex(w, wname, rankWindow)
-	if !ok {
-		return
-	}
-	s := v.snapshotOr503(w)
-	if s == nil {
-		return
-	}
-	win, ok := v.modelWindow(w, s, storage, asked, i)
+	win, ok := v.queryWindow(w, q, storage, asked, rankWindow)
 	if !ok {
 		return
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/idmtelemetry/idmtelemetry/jobs"
 	"github.com/idmtelemetry/idmtelemetry/lake"
+	"github.com/idmtelemetry/idmtelemetry/publish"
 )
 
 // jobsFlags are the settings of the scheduler-only process and of the
@@ -56,12 +57,14 @@ func (f *jobsFlags) openWith(ctx context.Context, stdout io.Writer, reg *prometh
 	}
 	// Without keys the scheduler still runs (and status still reads);
 	// only the publish job fails, saying what is missing.
-	keys, _, _, err := f.keysFlag.load(f.dataDir, false)
-	if err != nil {
+	var cat *publish.Catalog
+	if keys, _, _, err := f.keysFlag.load(f.dataDir, false); err != nil {
 		log.Warn("model keys not loaded; the publish job will fail until they are", "err", err)
-		keys = nil
+	} else if cat, err = publish.NewCatalog(bucket, keys, publish.Config{Log: log}); err != nil {
+		bucket.Close()
+		return nil, nil, err
 	}
-	p, err := newPipeline(bucket, log, &f.jobFlags, &f.stats, keys)
+	p, err := newPipeline(bucket, log, &f.jobFlags, &f.stats, cat)
 	if err != nil {
 		bucket.Close()
 		return nil, nil, err
@@ -327,11 +330,10 @@ start and printed.`,
 				return err
 			}
 			defer a.bucket.Close()
-			p, err := newPipeline(a.bucket, a.log, &jf, &f.stats, a.keys)
+			p, err := newPipeline(a.bucket, a.log, &jf, &f.stats, a.catalog)
 			if err != nil {
 				return err
 			}
-			p.catalog = a.catalog
 			p.refreshView, p.refreshCatalog = a.view.Refresh, a.catalog.Refresh
 			runner, err := newRunner(p, a.reg, &jf.sched)
 			if err != nil {

@@ -150,7 +150,9 @@ type pipeline struct {
 	quarantined prometheus.Counter
 }
 
-func newPipeline(bucket *lake.Bucket, log *slog.Logger, f *jobFlags, sf *statsFlags, keys *publish.Keys) (*pipeline, error) {
+// newPipeline builds the jobs' components; cat publishes (nil without
+// keys: the publish job then fails, saying so).
+func newPipeline(bucket *lake.Bucket, log *slog.Logger, f *jobFlags, sf *statsFlags, cat *publish.Catalog) (*pipeline, error) {
 	cc, err := f.compact.config()
 	if err != nil {
 		return nil, err
@@ -166,12 +168,6 @@ func newPipeline(bucket *lake.Bucket, log *slog.Logger, f *jobFlags, sf *statsFl
 	tr, err := trainer.New(bucket, log, f.train.cfg)
 	if err != nil {
 		return nil, usageError{err}
-	}
-	var cat *publish.Catalog
-	if keys != nil {
-		if cat, err = publish.NewCatalog(bucket, keys, publish.Config{Log: log}); err != nil {
-			return nil, err
-		}
 	}
 	days := sf.view.Days
 	if days <= 0 {

@@ -237,6 +237,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		outcome := "accepted"
 		if !landed.Created {
 			outcome = "duplicate"
+		} else {
+			h.m.group.Observe(float64(landed.Group))
 		}
 		h.m.batches.WithLabelValues(outcome).Inc()
 		h.m.landedBytes.Add(float64(landed.Bytes))

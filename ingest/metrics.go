@@ -14,6 +14,7 @@ type metrics struct {
 	bodyBytes      prometheus.Counter
 	landedBytes    prometheus.Counter
 	landing        prometheus.Histogram
+	group          prometheus.Histogram
 	inflight       prometheus.Gauge
 }
 
@@ -52,6 +53,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name:    "idmt_ingest_landing_seconds",
 			Help:    "Time to write a batch durably to the bucket.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		group: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "idmt_ingest_landing_group_batches",
+			Help:    "Batches in the landing object each newly landed batch was written in: concurrent batches are committed together (1 = written alone).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 7),
 		}),
 		inflight: f.NewGauge(prometheus.GaugeOpts{
 			Name: "idmt_ingest_inflight_bytes",

@@ -16,6 +16,7 @@ import (
 // value while it waits for its merge.
 type source struct {
 	inst, ver, key string
+	seq            int32 // the document's position in its landing object
 	recv           int64 // microseconds since the epoch
 	cols           []int32
 	vals           []float64
@@ -57,10 +58,10 @@ func (n *names) id(name string) int32 {
 // decoded is one landing object read and parsed by a decode worker.
 type decoded struct {
 	key   string
-	src   *source
+	srcs  []*source        // one per landing document, in object order
 	parts map[string][]row // by partition file
 	rows  int
-	names []string // the object's own name table, which src.cols index
+	names []string // the object's own name table, which the srcs' cols index
 	json  int64    // landing JSON bytes
 	bad   error    // why it cannot be decoded: quarantine it
 	data  []byte   // the stored object, kept only when bad
@@ -128,76 +129,92 @@ func (c *Compactor) decode(ctx context.Context, key string) decoded {
 		err = fmt.Errorf("decompress landing object: %w", err)
 	}
 	*buf = raw[:0] // keep the grown buffer for the next object
-	var doc *landingDoc
 	if err == nil {
-		doc, err = parseLanding(raw)
-	}
-	var model string
-	if err == nil {
-		model, err = ModelStorageName(doc.header.Model)
-	}
-	if err == nil {
-		err = d.records(doc, model, key)
+		err = d.records(raw, key)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
 			d.err = ctx.Err()
 			return d
 		}
-		d.src, d.parts, d.rows, d.bad, d.data = nil, nil, 0, err, data
+		d.srcs, d.parts, d.rows, d.bad, d.data = nil, nil, 0, err, data
 		return d
 	}
 	d.json = int64(len(raw))
 	return d
 }
 
-// records parses the records of doc into d.
-func (d *decoded) records(doc *landingDoc, model, key string) error {
+// records parses every landing document of raw into d.
+func (d *decoded) records(raw []byte, key string) error {
 	nt := newNames()
-	src := &source{inst: doc.header.InstallationID, ver: doc.header.Version, key: key, recv: doc.receivedAt.UnixMicro()}
-	d.src, d.parts = src, map[string][]row{}
-	dayRoute := map[int64]string{} // UTC day number → partition file
+	d.parts = map[string][]row{}
+	defer func() { d.names = nt.list }()
+	dayRoute := map[dayOf]string{} // (model, UTC day number) → partition file
 	// Collectors repeat one layout, so the names of the previous record,
 	// position by position, resolve almost every name without a lookup.
 	var prevNames []string
 	var prevIDs []int32
-	err := eachRecord(doc.data, func(ts float64, ns []string, vs []float64) error {
-		us := int64(math.Round(ts * 1e6))
-		day := floorDiv(us, 86400e6)
-		route, ok := dayRoute[day]
-		if !ok {
-			route = PartitionFile(model, time.UnixMicro(us))
-			dayRoute[day] = route
+	for seq := int32(0); len(raw) > 0; seq++ {
+		doc, rest, err := parseLanding(raw)
+		if err != nil {
+			return err
 		}
-		if src.cols == nil {
-			// Size the arenas once from the first record's width.
-			n := doc.header.Records * len(ns)
-			src.cols, src.vals = make([]int32, 0, n), make([]float64, 0, n)
+		raw = rest
+		model, err := ModelStorageName(doc.header.Model)
+		if err != nil {
+			return err
 		}
-		r := row{src: src, ts: us, off: int32(len(src.cols)), n: int32(len(ns))}
-		for i, n := range ns {
-			var id int32
-			if i < len(prevNames) && prevNames[i] == n {
-				id = prevIDs[i]
-			} else {
-				id = nt.id(n)
-				if i < len(prevNames) {
-					prevNames[i], prevIDs[i] = nt.list[id], id
-				} else {
-					prevNames, prevIDs = append(prevNames, nt.list[id]), append(prevIDs, id)
-				}
+		src := &source{inst: doc.header.InstallationID, ver: doc.header.Version, key: key, seq: seq, recv: doc.receivedAt.UnixMicro()}
+		d.srcs = append(d.srcs, src)
+		err = eachRecord(doc.data, func(ts float64, ns []string, vs []float64) error {
+			us := int64(math.Round(ts * 1e6))
+			day := dayOf{model, floorDiv(us, 86400e6)}
+			route, ok := dayRoute[day]
+			if !ok {
+				route = PartitionFile(model, time.UnixMicro(us))
+				dayRoute[day] = route
 			}
-			src.cols = append(src.cols, id)
+			if src.cols == nil {
+				// Size the arenas once from the first record's width.
+				n := doc.header.Records * len(ns)
+				src.cols, src.vals = make([]int32, 0, n), make([]float64, 0, n)
+			}
+			r := row{src: src, ts: us, off: int32(len(src.cols)), n: int32(len(ns))}
+			for i, n := range ns {
+				var id int32
+				if i < len(prevNames) && prevNames[i] == n {
+					id = prevIDs[i]
+				} else {
+					id = nt.id(n)
+					if i < len(prevNames) {
+						prevNames[i], prevIDs[i] = nt.list[id], id
+					} else {
+						prevNames, prevIDs = append(prevNames, nt.list[id]), append(prevIDs, id)
+					}
+				}
+				src.cols = append(src.cols, id)
+			}
+			src.vals = append(src.vals, vs...)
+			d.parts[route] = append(d.parts[route], r)
+			d.rows++
+			return nil
+		})
+		// Trim the arenas' growth slack: they live until the merge.
+		src.cols, src.vals = slices.Clip(src.cols), slices.Clip(src.vals)
+		if err != nil {
+			return err
 		}
-		src.vals = append(src.vals, vs...)
-		d.parts[route] = append(d.parts[route], r)
-		d.rows++
-		return nil
-	})
-	d.names = nt.list
-	// Trim the arenas' growth slack: they live until the merge.
-	src.cols, src.vals = slices.Clip(src.cols), slices.Clip(src.vals)
-	return err
+	}
+	if len(d.srcs) == 0 {
+		return fmt.Errorf("%w: empty", errLanding)
+	}
+	return nil
+}
+
+// dayOf names a partition: a model's storage name and a UTC day number.
+type dayOf struct {
+	model string
+	day   int64
 }
 
 // add routes a decoded object's rows to their partitions, renumbering
@@ -207,8 +224,10 @@ func add(parts map[string]*partition, nt *names, d *decoded) {
 	for i, n := range d.names {
 		remap[i] = nt.id(n)
 	}
-	for i, c := range d.src.cols {
-		d.src.cols[i] = remap[c]
+	for _, src := range d.srcs {
+		for i, c := range src.cols {
+			src.cols[i] = remap[c]
+		}
 	}
 	for key, rows := range d.parts {
 		p := parts[key]
@@ -220,7 +239,7 @@ func add(parts map[string]*partition, nt *names, d *decoded) {
 			p.cols = append(p.cols, make([]bool, len(nt.list)-len(p.cols))...)
 		}
 		for _, r := range rows {
-			for _, c := range d.src.cols[r.off : r.off+r.n] {
+			for _, c := range r.src.cols[r.off : r.off+r.n] {
 				p.cols[c] = true
 			}
 		}

@@ -100,3 +100,46 @@ func TestDuckDBReadsLake(t *testing.T) {
 		t.Fatalf("timestamp type %q %v", typ, err)
 	}
 }
+
+// Landing objects stay readable by DuckDB's read_json, also those that
+// hold a group of batches (one zstd frame and JSON document each).
+func TestDuckDBReadsGroupedLanding(t *testing.T) {
+	dir := t.TempDir()
+	b, err := OpenBucket(context.Background(), "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	l, started, release := blockedLanding(t, b, nil)
+	recv := t0.Add(5 * time.Minute)
+	ts := float64(dayBase + 3600)
+	errs := make(chan error, 4)
+	go func() { _, err := l.Land(context.Background(), groupBatch(0, recv, ts, 0.5)); errs <- err }()
+	<-started
+	for i := 1; i <= 3; i++ {
+		go func() { _, err := l.Land(context.Background(), groupBatch(i, recv, ts, float64(i)+0.5)); errs <- err }()
+		waitQueued(t, l, i)
+	}
+	close(release)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	glob := strings.ReplaceAll(dir, "'", "''") + "/landing/*/*/*.json.zst"
+	var files, docs, records int
+	var sum float64
+	err = db.QueryRow(`SELECT count(DISTINCT filename), count(*), sum(len(data)), sum(data[1].temp_outside)
+		FROM read_json('`+glob+`', compression = 'zstd', filename = true)`).Scan(&files, &docs, &records, &sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files != 2 || docs != 4 || records != 4 || sum != 8 {
+		t.Fatalf("DuckDB read %d files, %d documents, %d records, sum %v; want 2, 4, 4, 8", files, docs, records, sum)
+	}
+}

@@ -22,33 +22,37 @@ type landingDoc struct {
 // quarantines it.
 var errLanding = errors.New("undecodable landing object")
 
-// parseLanding splits a landing document into its header and data array.
-// Ingest writes the document (landing.go), so the layout is exact: the
-// header object without its closing brace, `,"data":[`, the records, `]}`.
-func parseLanding(raw []byte) (*landingDoc, error) {
+// parseLanding splits the first landing document of raw into its header
+// and data array and returns the documents that follow it (a landing
+// object holds one or more, see Land). Ingest writes them (landing.go), so
+// the layout is exact: the header object without its closing brace,
+// `,"data":[`, the records, `]}` and a newline. Records hold only field
+// names of [A-Za-z0-9_] and numbers, so the first ']' ends the array.
+func parseLanding(raw []byte) (d *landingDoc, rest []byte, err error) {
 	at := bytes.Index(raw, []byte(`,"data":[`))
 	if at < 0 {
-		return nil, fmt.Errorf("%w: no data array", errLanding)
+		return nil, nil, fmt.Errorf("%w: no data array", errLanding)
 	}
 	head := append(append([]byte{}, raw[:at]...), '}')
-	d := &landingDoc{}
+	d = &landingDoc{}
 	if err := json.Unmarshal(head, &d.header); err != nil {
-		return nil, fmt.Errorf("%w: header: %v", errLanding, err)
+		return nil, nil, fmt.Errorf("%w: header: %v", errLanding, err)
 	}
 	if d.header.Format != LandingFormat {
-		return nil, fmt.Errorf("%w: format %d, this version reads %d", errLanding, d.header.Format, LandingFormat)
+		return nil, nil, fmt.Errorf("%w: format %d, this version reads %d", errLanding, d.header.Format, LandingFormat)
 	}
 	t, err := time.Parse(time.RFC3339Nano, d.header.ReceivedAt)
 	if err != nil {
-		return nil, fmt.Errorf("%w: received_at: %v", errLanding, err)
+		return nil, nil, fmt.Errorf("%w: received_at: %v", errLanding, err)
 	}
 	d.receivedAt = t
-	rest := bytes.TrimRight(raw[at+len(`,"data":`):], "\n")
-	if !bytes.HasSuffix(rest, []byte("]}")) {
-		return nil, fmt.Errorf("%w: truncated", errLanding)
+	data := raw[at+len(`,"data":`):]
+	end := bytes.IndexByte(data, ']')
+	if end < 0 || !bytes.HasPrefix(data[end+1:], []byte("}\n")) {
+		return nil, nil, fmt.Errorf("%w: truncated", errLanding)
 	}
-	d.data = rest[:len(rest)-1]
-	return d, nil
+	d.data = data[:end+1]
+	return d, data[end+len("]}\n"):], nil
 }
 
 // eachRecord calls fn for every record of a landing data array with its

@@ -70,11 +70,12 @@ func (m *memCursor) fill(vals []float64, valid []bool) {
 }
 
 // sortRows orders rows by (installation, timestamp) and keeps, of equal
-// keys, the one received last (ties: the later landing key).
+// keys, the one received last (ties: the later landing key, then the
+// later document in it).
 func sortRows(rows []row) []row {
 	slices.SortFunc(rows, func(a, b row) int {
 		return cmp.Or(strings.Compare(a.src.inst, b.src.inst), cmp.Compare(a.ts, b.ts),
-			cmp.Compare(b.src.recv, a.src.recv), strings.Compare(b.src.key, a.src.key))
+			cmp.Compare(b.src.recv, a.src.recv), strings.Compare(b.src.key, a.src.key), cmp.Compare(b.src.seq, a.src.seq))
 	})
 	return slices.CompactFunc(rows, func(a, b row) bool { return a.src.inst == b.src.inst && a.ts == b.ts })
 }

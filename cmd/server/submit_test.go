@@ -365,6 +365,7 @@ func TestMetricsExposed(t *testing.T) {
 		`idmt_ingest_dropped_records_total{reason="missing_timestamp"} 1`,
 		`idmt_ingest_rejections_total{reason="timestamp_string"} 1`,
 		`idmt_ingest_landing_seconds_count 1`,
+		`idmt_ingest_landing_group_batches_bucket{le="1"} 1`,
 		`idmt_http_in_flight_requests`,
 		`idmt_ingest_inflight_bytes 0`,
 	} {

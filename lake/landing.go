@@ -179,7 +179,7 @@ func (l *Landing) compress(b *Batch) (*bytes.Buffer, error) {
 // writer puts every queued batch of one received hour into one object,
 // each batch its own zstd frame. A batch that arrives while a writer is
 // free is written alone, so an idle server adds no latency. On a local
-// disk one file per batch costs a file creation and three fsyncs; a group
+// disk one file per batch costs a file creation and two fsyncs; a group
 // shares them.
 //
 // A batch whose content already landed (an identical resend) is not

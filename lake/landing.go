@@ -60,9 +60,11 @@ type landingHeader struct {
 const (
 	// landingWriters is how many landing objects are written at once.
 	landingWriters = 4
-	// maxGroupBatches and maxGroupBytes (compressed) bound one object.
+	// maxGroupBatches and maxGroupJSON (landing documents before
+	// compression) bound one object; compaction holds a whole object
+	// decompressed, so a group is never larger than a large batch.
 	maxGroupBatches = 64
-	maxGroupBytes   = 32 << 20
+	maxGroupJSON    = 16 << 20
 	// landingWriteTimeout bounds one object's write.
 	landingWriteTimeout = time.Minute
 	// remember and maxRemembered bound the memory of landed digests that
@@ -143,12 +145,12 @@ func landingParts(b *Batch) (head, tail []byte, err error) {
 	return head, []byte("}\n"), nil
 }
 
-// compress returns the zstd landing object of b in a pooled buffer that
-// the caller returns with l.bufs.Put.
-func (l *Landing) compress(b *Batch) (*bytes.Buffer, error) {
+// compress returns the zstd frame of b's landing document in a pooled
+// buffer that the caller returns with l.bufs.Put, and the document's size.
+func (l *Landing) compress(b *Batch) (*bytes.Buffer, int, error) {
 	head, tail, err := landingParts(b)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	buf, ok := l.bufs.Get().(*bytes.Buffer)
 	if !ok {
@@ -157,18 +159,18 @@ func (l *Landing) compress(b *Batch) (*bytes.Buffer, error) {
 	buf.Reset()
 	enc, err := l.encoder(buf)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer l.encs.Put(enc)
 	for _, p := range [][]byte{head, b.Data, tail} {
 		if _, err := enc.Write(p); err != nil {
-			return nil, fmt.Errorf("compress landing object: %w", err)
+			return nil, 0, fmt.Errorf("compress landing object: %w", err)
 		}
 	}
 	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("compress landing object: %w", err)
+		return nil, 0, fmt.Errorf("compress landing object: %w", err)
 	}
-	return buf, nil
+	return buf, len(head) + len(b.Data) + len(tail), nil
 }
 
 // Land writes b durably into the landing zone and returns only once the
@@ -260,7 +262,8 @@ type pendingBatch struct {
 	digest   [32]byte
 	received time.Time
 	buf      *bytes.Buffer // its compressed frame, from l.bufs
-	size     int
+	size     int // compressed
+	json     int // uncompressed
 	done     chan struct{} // closed once the fields below are set
 	taken    bool          // by a writer; guarded by l.mu
 	key      string
@@ -272,16 +275,17 @@ type pendingBatch struct {
 // prepare compresses b into its own frame, on the caller's goroutine so
 // that concurrent batches compress in parallel.
 func (l *Landing) prepare(b *Batch) (*pendingBatch, error) {
-	buf, err := l.compress(b)
+	buf, docLen, err := l.compress(b)
 	if err != nil {
 		return nil, err
 	}
-	return &pendingBatch{digest: Digest(b), received: b.ReceivedAt, buf: buf, size: buf.Len(), done: make(chan struct{})}, nil
+	return &pendingBatch{digest: Digest(b), received: b.ReceivedAt, buf: buf, size: buf.Len(),
+		json: docLen, done: make(chan struct{})}, nil
 }
 
 // take removes the next group from the queue: the oldest batch and every
 // queued batch received in the same hour (they share a key prefix), in
-// arrival order, within maxGroupBatches and maxGroupBytes.
+// arrival order, within maxGroupBatches and maxGroupJSON.
 func (l *Landing) take() []*pendingBatch {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -292,11 +296,11 @@ func (l *Landing) take() []*pendingBatch {
 	var group []*pendingBatch
 	rest, size := l.queue[:0], 0
 	for _, p := range l.queue {
-		if len(group) < maxGroupBatches && (len(group) == 0 || size+p.size <= maxGroupBytes) &&
+		if len(group) < maxGroupBatches && (len(group) == 0 || size+p.json <= maxGroupJSON) &&
 			p.received.UTC().Truncate(time.Hour).Equal(hour) {
 			p.taken = true
 			group = append(group, p)
-			size += p.size
+			size += p.json
 			continue
 		}
 		rest = append(rest, p)

@@ -326,3 +326,49 @@ func TestLandWithdrawnWhileQueued(t *testing.T) {
 		t.Fatalf("landing the withdrawn content again: %+v %v", got, err)
 	}
 }
+
+// A group stays within maxGroupJSON of landing documents, so compaction
+// never holds a decompressed object larger than a large batch.
+func TestLandGroupSizeBound(t *testing.T) {
+	ctx := context.Background()
+	b := testBuckets(t)["mem"]
+	l, started, release := blockedLanding(t, b, nil)
+	recv := t0.Add(5 * time.Minute)
+	big := func(i int) *Batch {
+		var data strings.Builder
+		data.WriteByte('[')
+		n := 0
+		for ; data.Len() < maxGroupJSON*4/10; n++ {
+			if n > 0 {
+				data.WriteString(",\n")
+			}
+			fmt.Fprintf(&data, `{"timestamp":%d,"temp_outside":%d}`, dayBase+int64(n), i)
+		}
+		data.WriteByte(']')
+		return &Batch{RequestID: "big", ReceivedAt: recv, InstallationID: instID(i), Model: "M", Version: "1", Records: n, Data: []byte(data.String())}
+	}
+	type result struct {
+		i   int
+		got Landed
+		err error
+	}
+	results := make(chan result, 4)
+	go func() { got, err := l.Land(ctx, groupBatch(9, recv, float64(dayBase), 1)); results <- result{0, got, err} }()
+	<-started
+	for i := 1; i <= 3; i++ {
+		go func() { got, err := l.Land(ctx, big(i)); results <- result{i, got, err} }()
+		waitQueued(t, l, i)
+	}
+	close(release)
+	got := map[int]Landed{}
+	for range 4 {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		got[r.i] = r.got
+	}
+	if got[1].Group != 2 || got[2].Key != got[1].Key || got[3].Group != 1 {
+		t.Fatalf("three batches of 40%% of the bound each: groups %+v, want two together and one alone", got)
+	}
+}

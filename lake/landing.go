@@ -262,8 +262,8 @@ type pendingBatch struct {
 	digest   [32]byte
 	received time.Time
 	buf      *bytes.Buffer // its compressed frame, from l.bufs
-	size     int // compressed
-	json     int // uncompressed
+	size     int           // compressed
+	json     int           // uncompressed
 	done     chan struct{} // closed once the fields below are set
 	taken    bool          // by a writer; guarded by l.mu
 	key      string

@@ -353,7 +353,10 @@ func TestLandGroupSizeBound(t *testing.T) {
 		err error
 	}
 	results := make(chan result, 4)
-	go func() { got, err := l.Land(ctx, groupBatch(9, recv, float64(dayBase), 1)); results <- result{0, got, err} }()
+	go func() {
+		got, err := l.Land(ctx, groupBatch(9, recv, float64(dayBase), 1))
+		results <- result{0, got, err}
+	}()
 	<-started
 	for i := 1; i <= 3; i++ {
 		go func() { got, err := l.Land(ctx, big(i)); results <- result{i, got, err} }()

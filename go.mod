@@ -18,6 +18,7 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/robfig/cron/v3 v3.0.1
 	github.com/schollz/progressbar/v3 v3.19.1
+	github.com/zeebo/blake3 v0.2.4
 	gocloud.dev v0.49.0
 	golang.org/x/sync v0.25.0
 	golang.org/x/term v0.48.0

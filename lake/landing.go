@@ -3,7 +3,6 @@ package lake
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/zeebo/blake3"
 )
 
 // LandingFormat is the version of the landing document written by Land.
@@ -115,7 +115,7 @@ func (l *Landing) encoder(w io.Writer) (*zstd.Encoder, error) {
 // sent (installation, model, version, records), not when or how it arrived,
 // so a resent batch gets the same digest.
 func Digest(b *Batch) [32]byte {
-	h := sha256.New()
+	h := blake3.New()
 	for _, s := range []string{b.InstallationID, b.Model, b.Version} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
@@ -334,7 +334,7 @@ func (l *Landing) write(ctx context.Context, group []*pendingBatch) {
 	defer cancel()
 	sum := group[0].digest
 	if len(group) > 1 {
-		h := sha256.New()
+		h := blake3.New()
 		for _, p := range group {
 			h.Write(p.digest[:])
 		}

@@ -204,13 +204,17 @@ func (h *harness) landed(t *testing.T) []map[string]float64 {
 		if err != nil {
 			return err
 		}
-		var doc struct {
-			Data []map[string]float64 `json:"data"`
+		// An object holds one landing document per batch (group commit).
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		for dec.More() {
+			var doc struct {
+				Data []map[string]float64 `json:"data"`
+			}
+			if err := dec.Decode(&doc); err != nil {
+				return err
+			}
+			out = append(out, doc.Data...)
 		}
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			return err
-		}
-		out = append(out, doc.Data...)
 		return nil
 	})
 	if err != nil {

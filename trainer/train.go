@@ -125,6 +125,7 @@ type target struct {
 	stream        *model.Stream
 	res           *reservoir
 	vec           []float64
+	vals          []float64 // one row's values, in batch.metrics order
 	rows          int64
 }
 
@@ -182,8 +183,9 @@ func (t *Trainer) Train(ctx context.Context, day time.Time) (Result, error) {
 	}
 
 	// Pass 2: profile the rows of each target, then choose its features.
-	err = t.each(ctx, parts, routes, func(tg *target, inst string, ts time.Time, row map[string]float64) {
-		tg.profile.Add(inst, ts, row)
+	err = t.each(ctx, parts, routes, func(tg *target, b *batch, i int) {
+		tg.vals = b.values(tg.vals, i)
+		tg.profile.AddValues(b.inst[i], b.ts[i], b.metrics, tg.vals)
 	})
 	if err != nil {
 		return res, err
@@ -203,11 +205,12 @@ func (t *Trainer) Train(ctx context.Context, day time.Time) (Result, error) {
 
 	// Pass 3: stream each target's feature vectors in (installation, time)
 	// order into its reservoir.
-	err = t.each(ctx, parts, routes, func(tg *target, inst string, ts time.Time, row map[string]float64) {
+	err = t.each(ctx, parts, routes, func(tg *target, b *batch, i int) {
 		if tg.stream == nil {
 			return
 		}
-		tg.vec = tg.stream.Vector(tg.vec[:0], inst, ts, row)
+		tg.vals = b.values(tg.vals, i)
+		tg.vec = tg.stream.VectorValues(tg.vec[:0], b.inst[i], b.ts[i], b.metrics, tg.vals)
 		tg.res.add(tg.vec)
 		tg.rows++
 	})
@@ -295,13 +298,23 @@ type batch struct {
 	vals    [][]float64 // vals[j][i] is metric j of row i; NaN when null
 }
 
+// values returns row i's values in metrics order (NaN when null) in dst's
+// storage.
+func (b *batch) values(dst []float64, i int) []float64 {
+	dst = dst[:0]
+	for _, col := range b.vals {
+		dst = append(dst, col[i])
+	}
+	return dst
+}
+
 // each streams every row of parts, in order, to the targets its model
-// routes to: fn gets the target, installation, time and the row (field to
-// value, valid during the call). Each target runs in its own goroutine, on
-// its own copy of the row, so targets train in parallel while each still
-// sees its rows in the one fixed order that makes results reproducible.
-// It counts the rows of each partition into parts[i].rows.
-func (t *Trainer) each(ctx context.Context, parts []partition, routes map[string][]*target, fn func(tg *target, inst string, ts time.Time, row map[string]float64)) error {
+// routes to: fn gets the target and row i of a batch. Each target runs in
+// its own goroutine, so targets train in parallel while each still sees its
+// rows in the one fixed order that makes results reproducible; the batch is
+// shared and read-only. It counts the rows of each partition into
+// parts[i].rows.
+func (t *Trainer) each(ctx context.Context, parts []partition, routes map[string][]*target, fn func(tg *target, b *batch, i int)) error {
 	feeds := map[*target]chan *batch{}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, tgs := range routes {
@@ -312,16 +325,9 @@ func (t *Trainer) each(ctx context.Context, parts []partition, routes map[string
 			ch := make(chan *batch, 2)
 			feeds[tg] = ch
 			g.Go(func() error {
-				row := map[string]float64{}
 				for b := range ch {
-					for i, inst := range b.inst {
-						clear(row)
-						for j, m := range b.metrics {
-							if v := b.vals[j][i]; v == v {
-								row[m] = v
-							}
-						}
-						fn(tg, inst, b.ts[i], row)
+					for i := range b.inst {
+						fn(tg, b, i)
 					}
 				}
 				return nil

@@ -2,8 +2,10 @@ package features
 
 import (
 	"hash/fnv"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -50,6 +52,10 @@ type Profile struct {
 	// where missing; rows taken before a field first appeared are shorter);
 	// smooth holds the same rows' moving averages (residualSmooth).
 	sample, smooth [][]float64
+	// layout is the names slice of the latest AddValues and layoutIdx
+	// their field indices (resolve).
+	layout    []string
+	layoutIdx []int
 }
 
 // fieldStats describes one raw field over all rows.
@@ -115,6 +121,20 @@ func NewProfile() *Profile {
 // Add records one raw row of installation at ts; row maps metric names to
 // values (missing metrics absent; non-finite values are ignored).
 func (p *Profile) Add(installation string, ts time.Time, row map[string]float64) {
+	names := slices.Sorted(maps.Keys(row))
+	vals := make([]float64, len(names))
+	for i, n := range names {
+		vals[i] = row[n]
+	}
+	p.AddValues(installation, ts, names, vals)
+}
+
+// AddValues is Add for a row given as parallel slices: vals[i] is the value
+// of metric names[i], NaN when missing. Rows that pass the same names slice
+// (the columns of a scan; it must not change between those calls) look
+// the names up once.
+func (p *Profile) AddValues(installation string, ts time.Time, names []string, vals []float64) {
+	idx := p.resolve(names)
 	p.rows++
 	h := p.insts[installation]
 	if h == nil {
@@ -130,22 +150,21 @@ func (p *Profile) Add(installation string, ts time.Time, row map[string]float64)
 	alpha := 2 / (float64(residualSmooth) + 1)
 	// The row's changes of lively fields join the installation's count
 	// before any run starts, as in model.KindStale.
-	for name, v := range row {
-		if j, ok := p.index[name]; ok && finite(v) && j < len(h.has) && p.fields[j].livelySoFar() {
+	for i, v := range vals {
+		if j := idx[i]; j >= 0 && finite(v) && j < len(h.has) && p.fields[j].livelySoFar() {
 			if dt := ms - h.ms[j]; h.has[j] && dt > 0 && dt <= gap && v != h.v[j] {
 				h.act++
 			}
 		}
 	}
-	for name, v := range row {
+	for i, v := range vals {
 		if !finite(v) {
 			continue
 		}
-		j, ok := p.index[name]
-		if !ok {
-			j = len(p.fields)
-			p.index[name] = j
-			p.fields = append(p.fields, newFieldStats(name, j))
+		j := idx[i]
+		if j < 0 {
+			j = p.field(names[i])
+			idx[i] = j
 		}
 		if j >= len(h.has) {
 			n := len(p.fields)
@@ -206,7 +225,37 @@ func (p *Profile) Add(installation string, ts time.Time, row map[string]float64)
 		}
 		h.has[j], h.ms[j], h.v[j] = true, ms, v
 	}
-	p.sampleRow(row, h)
+	p.sampleRow(idx, vals, h)
+}
+
+// resolve returns the field index of each name, -1 for a name not seen with
+// a finite value yet (AddValues fills it in then), and keeps the answer for
+// the next call with the same slice.
+func (p *Profile) resolve(names []string) []int {
+	if len(names) > 0 && len(p.layout) == len(names) && &p.layout[0] == &names[0] {
+		return p.layoutIdx
+	}
+	idx := make([]int, len(names))
+	for i, n := range names {
+		j, ok := p.index[n]
+		if !ok {
+			j = -1
+		}
+		idx[i] = j
+	}
+	p.layout, p.layoutIdx = names, idx
+	return idx
+}
+
+// field returns the index of the field name, adding it if it is new.
+func (p *Profile) field(name string) int {
+	j, ok := p.index[name]
+	if !ok {
+		j = len(p.fields)
+		p.index[name] = j
+		p.fields = append(p.fields, newFieldStats(name, j))
+	}
+	return j
 }
 
 // livelySoFar reports whether the field, on the rows so far, is a lively
@@ -221,8 +270,9 @@ func (fs *fieldStats) livelySoFar() bool {
 // lively in the profile.
 const minLivelyPairs = 100
 
-// sampleRow keeps row in the uniform row sample (algorithm R).
-func (p *Profile) sampleRow(row map[string]float64, h *history) {
+// sampleRow keeps the row (AddValues') in the uniform row sample
+// (algorithm R).
+func (p *Profile) sampleRow(idx []int, vals []float64, h *history) {
 	slot := len(p.sample)
 	if slot == rowSample {
 		j := p.rng.Int64N(p.rows)
@@ -239,8 +289,8 @@ func (p *Profile) sampleRow(row map[string]float64, h *history) {
 		r = append(r, math.NaN())
 		a = append(a, math.NaN())
 	}
-	for name, v := range row {
-		if j, ok := p.index[name]; ok && finite(v) {
+	for i, v := range vals {
+		if j := idx[i]; j >= 0 && finite(v) {
 			r[j], a[j] = v, h.avg[j]
 		}
 	}

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -337,5 +339,41 @@ func TestPythonRejectsLikeGo(t *testing.T) {
 		if pyErr != nil && !strings.HasPrefix(stderr.String(), "idmt_model: ") {
 			t.Errorf("%s: python failed without a clear message: %s", tt[1], stderr.String())
 		}
+	}
+}
+
+// AddValues (the training job's path: the columns of a scan, nulls as NaN)
+// profiles exactly like Add (a map per row): the same features come out.
+func TestAddValuesMatchesAdd(t *testing.T) {
+	start := simulate.DefaultStart
+	stream := simulatedStream(t, 7, 3, start, 12*time.Hour, time.Minute, 2)
+	names := slices.Sorted(maps.Keys(stream[0][0].row))
+	byMap, byValues := features.NewProfile(), features.NewProfile()
+	vals := make([]float64, len(names))
+	k := 0
+	for _, rows := range stream {
+		for _, r := range rows {
+			row := maps.Clone(r.row)
+			for j, n := range names {
+				vals[j] = row[n]
+				if k++; k%97 == 0 { // a null now and then
+					vals[j] = math.NaN()
+					delete(row, n)
+				}
+			}
+			byMap.Add(r.inst, time.UnixMilli(r.ms), row)
+			byValues.AddValues(r.inst, time.UnixMilli(r.ms), names, vals)
+		}
+	}
+	want, err := byMap.Choose(features.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := byValues.Choose(features.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) < 5 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("AddValues chose\n%+v\nAdd chose\n%+v", got, want)
 	}
 }

@@ -36,18 +36,18 @@ func (f *Feature) Temporal() bool { return kinds[f.Kind].maxGap }
 // scaling. It returns NaN when the row lacks what the feature needs, and for
 // temporal kinds, which need a Stream. The operations and their order are
 // those of docs/MODEL_FORMAT.md, which idmt_model.py follows too.
-func (f *Feature) value(row map[string]float64) float64 {
+func (f *Feature) value(row *fields) float64 {
 	nan := math.NaN()
 	switch f.Kind {
 	case KindRaw:
 		// As is, even when not finite: prepare imputes it either way.
-		if v, ok := row[f.Field]; ok {
+		if v, ok := row.lookup(0, f.Field); ok {
 			return v
 		}
 	case KindEnvelope:
 		out := nan
 		for i, name := range f.Fields {
-			v, ok := get(row, name)
+			v, ok := row.get(i, name)
 			if !ok {
 				continue
 			}
@@ -65,10 +65,45 @@ func (f *Feature) value(row map[string]float64) float64 {
 	return nan
 }
 
-// get returns the finite value of a raw field.
-func get(row map[string]float64, name string) (float64, bool) {
-	v, ok := row[name]
+// fields is one raw row as features read it: by name from a map (Vector,
+// FeatureVector), or by position from a row of values (VectorValues), where
+// pos holds the positions of the fields of the feature being computed, in
+// the order of Feature.reads; NaN and -1 mean missing.
+type fields struct {
+	m    map[string]float64
+	vals []float64
+	pos  []int
+}
+
+// lookup returns the value of the feature's k-th field (reads), named name.
+func (r *fields) lookup(k int, name string) (float64, bool) {
+	if r.m != nil {
+		v, ok := r.m[name]
+		return v, ok
+	}
+	if p := r.pos[k]; p >= 0 {
+		v := r.vals[p]
+		return v, v == v
+	}
+	return 0, false
+}
+
+// get returns the finite value of the feature's k-th field.
+func (r *fields) get(k int, name string) (float64, bool) {
+	v, ok := r.lookup(k, name)
 	return v, ok && finite(v)
+}
+
+// reads lists the raw fields the feature reads, in the order fields.lookup
+// numbers them: Fields, or Field and Field2.
+func (f *Feature) reads() []string {
+	if len(f.Fields) > 0 {
+		return f.Fields
+	}
+	if f.Field2 != "" {
+		return []string{f.Field, f.Field2}
+	}
+	return []string{f.Field}
 }
 
 // maxNaN is max(a, b) where a may be NaN (nothing yet) and b is a number.
@@ -209,8 +244,9 @@ func (f *Feature) prepare(v float64) float64 {
 // imputation value is used); score rows of an installation in time order
 // through a Stream to compute them.
 func (d *Document) FeatureVector(dst []float64, row map[string]float64) []float64 {
+	r := fields{m: row}
 	for i := range d.Features {
-		dst = append(dst, d.Features[i].value(row))
+		dst = append(dst, d.Features[i].value(&r))
 	}
 	return dst
 }

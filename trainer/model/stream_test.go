@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,62 @@ func TestTemporalFeatureRoundTrip(t *testing.T) {
 	} {
 		if _, err := model.Unmarshal([]byte(bad)); !errors.Is(err, model.ErrInvalid) {
 			t.Errorf("accepted %s: %v", bad[200:400], err)
+		}
+	}
+}
+
+// VectorValues computes exactly what Vector computes for the same rows:
+// every kind, fields missing from the layout or null (NaN) in a row,
+// non-finite values, two installations interleaved, and the layout
+// changing between rows.
+func TestVectorValuesMatchesVector(t *testing.T) {
+	feats := allKinds()
+	byMap, byValues := model.NewStream(feats), model.NewStream(feats)
+	layouts := [][]string{
+		{"a", "b", "energy_heat_total", "f", "temp_outside"},
+		{"temp_outside", "b", "a", "unrelated"}, // no counter, no f
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	numbers := make([]int, len(feats)) // rows where a feature is a number
+	var vals []float64
+	var got, want []float64
+	for k := range 2000 {
+		names := layouts[(k/300)%len(layouts)]
+		vals = vals[:0]
+		row := map[string]float64{}
+		for _, n := range names {
+			var v float64
+			switch x := rng.Float64(); {
+			case x < 0.1:
+				v = math.NaN() // null
+			case x < 0.12:
+				v = math.Inf(1)
+			case x < 0.5:
+				v = float64(rng.IntN(3)) // repeats, for stuck, stale and changes
+			default:
+				v = math.Round(rng.NormFloat64()*100) / 10
+			}
+			vals = append(vals, v)
+			if v == v {
+				row[n] = v
+			}
+		}
+		inst := []string{"x", "y"}[rng.IntN(2)]
+		ts := t0.Add(time.Duration(k) * 20 * time.Second)
+		want = byMap.Vector(want[:0], inst, ts, row)
+		got = byValues.VectorValues(got[:0], inst, ts, names, vals)
+		for i := range want {
+			if !same(got[i], want[i]) && !(math.IsInf(got[i], 0) && got[i] == want[i]) {
+				t.Fatalf("row %d, feature %s: VectorValues %v, Vector %v", k, feats[i].Name, got[i], want[i])
+			}
+			if !math.IsNaN(want[i]) {
+				numbers[i]++
+			}
+		}
+	}
+	for i, n := range numbers {
+		if n < 100 {
+			t.Errorf("feature %s is a number in only %d rows: the test does not exercise it", feats[i].Name, n)
 		}
 	}
 }

@@ -5,11 +5,14 @@
 # peak RSS), then doubles the lake and times it again. DOUBLE=installations
 # (default) doubles the installations over the same days: the rows in the
 # window double. DOUBLE=history adds DAYS older days to the same lake: the
-# window, and so the work, stay the same while the lake doubles.
+# window, and so the work, stay the same while the lake doubles. DOUBLE=none
+# trains the same lake a second time instead.
 #
 #   bash bench/train-e2e.sh
 #   INSTALLATIONS=20 DAYS=7 bash bench/train-e2e.sh
 #   DOUBLE=history bash bench/train-e2e.sh
+#   PREV=/path/to/old/idmtelemetry DOUBLE=none bash bench/train-e2e.sh
+#       # also times another build on each lake, right after the current one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${INSTALLATIONS:-100}
@@ -27,13 +30,15 @@ build() { # bucket, installations, days, first day
 	"$work/idmtelemetry" compact --bucket "file://$work/$1" --data-dir "$work" --retention 100000h --log-level warn >/dev/null 2>&1
 }
 train() { # bucket, label
-	local files
+	local files bin
 	files=$(find "$work/$1/lake/telemetry" -name '*.parquet' | wc -l)
-	/usr/bin/time -f "%e %M" -o "$work/t" "$work/idmtelemetry" train --bucket "file://$work/$1" --data-dir "$work" \
-		--day "$last" --train-window "$days" --log-level warn >"$work/out" 2>/dev/null
-	read -r secs kb <"$work/t"
-	printf '%s (%d partition files): train %.1f s, peak RSS %d MiB\n' "$2" "$files" "$secs" $((kb / 1024))
-	sed 's/^/    /' "$work/out"
+	for bin in "$work/idmtelemetry" ${PREV:-}; do
+		/usr/bin/time -f "%e %M" -o "$work/t" "$bin" train --bucket "file://$work/$1" --data-dir "$work" \
+			--day "$last" --train-window "$days" --log-level warn >"$work/out" 2>/dev/null
+		read -r secs kb <"$work/t"
+		printf '%s (%d partition files), %s: train %.1f s, peak RSS %d MiB\n' "$2" "$files" "$bin" "$secs" $((kb / 1024))
+		sed 's/^/    /' "$work/out"
+	done
 }
 build a "$n" "$days" "$first"
 train a "$n installations × $days days"
@@ -46,8 +51,11 @@ history)
 	build a "$n" "$days" "$(date -u -d "$first -$days days" +%F)"
 	train a "$n installations × $((2 * days)) days (window $days days)"
 	;;
+none)
+	train a "$n installations × $days days, again"
+	;;
 *)
-	echo "DOUBLE must be installations or history" >&2
+	echo "DOUBLE must be installations, history or none" >&2
 	exit 2
 	;;
 esac

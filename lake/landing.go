@@ -196,21 +196,30 @@ func (l *Landing) Land(ctx context.Context, b *Batch) (Landed, error) {
 	if err != nil {
 		return Landed{}, err
 	}
-	l.mu.Lock()
-	if key, ok := l.memory.lookup(p.digest); ok {
+	for {
+		l.mu.Lock()
+		if key, ok := l.memory.lookup(p.digest); ok {
+			l.mu.Unlock()
+			l.bufs.Put(p.buf)
+			return Landed{Key: key, Bytes: p.size}, nil
+		}
+		first, ok := l.inflight[p.digest]
+		if !ok {
+			break // with l.mu held
+		}
 		l.mu.Unlock()
-		l.bufs.Put(p.buf)
-		return Landed{Key: key, Bytes: p.size}, nil
-	}
-	if first, ok := l.inflight[p.digest]; ok {
-		l.mu.Unlock()
-		l.bufs.Put(p.buf)
 		select {
 		case <-first.done:
-			return Landed{Key: first.key, Bytes: first.size, Group: first.group}, first.err
 		case <-ctx.Done():
+			l.bufs.Put(p.buf)
 			return Landed{}, ctx.Err()
 		}
+		if !errors.Is(first.err, errAbandoned) {
+			l.bufs.Put(p.buf)
+			return Landed{Key: first.key, Bytes: first.size, Group: first.group}, first.err
+		}
+		// The identical batch's request ended before it was written:
+		// land this one after all.
 	}
 	l.inflight[p.digest] = p
 	l.queue = append(l.queue, p)
@@ -220,6 +229,10 @@ func (l *Landing) Land(ctx context.Context, b *Batch) (Landed, error) {
 	}
 	return Landed{Key: p.key, Created: p.created, Bytes: p.size, Group: p.group}, p.err
 }
+
+// errAbandoned fails a batch withdrawn before it was written, for anyone
+// waiting on the same content.
+var errAbandoned = errors.New("landing abandoned: the request ended before its batch was written")
 
 // await returns once p is written, writing queued groups (p's or others')
 // whenever a writer slot is free, or once ctx ends.
@@ -234,11 +247,7 @@ func (l *Landing) await(ctx context.Context, p *pendingBatch) error {
 		case <-p.done:
 			return nil
 		case l.writers <- struct{}{}:
-			group := l.take()
-			if len(group) > 0 {
-				l.write(ctx, group)
-			}
-			<-l.writers
+			group := l.writeNext(ctx)
 			if len(group) == 0 {
 				// The queue is empty, so p is in another writer's group.
 				select {
@@ -321,17 +330,40 @@ func (l *Landing) withdraw(p *pendingBatch) bool {
 	}
 	l.queue = slices.DeleteFunc(l.queue, func(q *pendingBatch) bool { return q == p })
 	delete(l.inflight, p.digest)
-	p.err = errors.New("landing abandoned: the request ended before its batch was written")
+	p.err = errAbandoned
 	close(p.done)
 	return true
 }
 
+// writeNext writes the next group, if any, in the writer slot its caller
+// holds, and releases the slot.
+func (l *Landing) writeNext(ctx context.Context) []*pendingBatch {
+	defer func() { <-l.writers }()
+	group := l.take()
+	if len(group) > 0 {
+		l.write(ctx, group)
+	}
+	return group
+}
+
 // write commits one group as one object and reports the outcome to each
 // of its batches. The write is not cancelled with the request that
-// happens to perform it: the group holds other requests' batches.
+// happens to perform it: the group holds other requests' batches. If it
+// panics, the group's batches fail before the panic goes on, so that no
+// one waits for them forever.
 func (l *Landing) write(ctx context.Context, group []*pendingBatch) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), landingWriteTimeout)
 	defer cancel()
+	reported := false
+	defer func() {
+		if !reported {
+			r := recover()
+			l.report(group, "", false, fmt.Errorf("landing write failed: %v", r))
+			if r != nil {
+				panic(r)
+			}
+		}
+	}()
 	sum := group[0].digest
 	if len(group) > 1 {
 		h := blake3.New()
@@ -342,6 +374,12 @@ func (l *Landing) write(ctx context.Context, group []*pendingBatch) {
 	}
 	key := LandingKey(group[0].received, sum)
 	created, err := l.put(ctx, key, group)
+	reported = true
+	l.report(group, key, created, err)
+}
+
+// report hands the outcome of a group's write to its batches.
+func (l *Landing) report(group []*pendingBatch, key string, created bool, err error) {
 	l.mu.Lock()
 	for _, p := range group {
 		p.key, p.created, p.group, p.err = key, created, len(group), err
@@ -376,7 +414,7 @@ func (l *Landing) put(ctx context.Context, key string, group []*pendingBatch) (c
 		if !errors.Is(err, ErrExists) || !opts.IfNotExist {
 			return err == nil, err
 		}
-		if l.intact(ctx, key) {
+		if l.intact(ctx, key, len(group)) {
 			return false, nil
 		}
 		l.log.WarnContext(ctx, "replacing damaged landing object", "key", key)
@@ -385,15 +423,18 @@ func (l *Landing) put(ctx context.Context, key string, group []*pendingBatch) (c
 }
 
 // landingMemory remembers the digests of recently landed batches and the
-// keys they landed under, for between remember/2 and remember, and at most
-// maxRemembered of them: two generations of a map, the older dropped
-// whole when the newer is old or full.
+// keys they landed under, at most maxRemembered of them: two generations
+// of a map, the older dropped whole when the newer is older than
+// remember/2 or full. An entry is remembered for at least remember/2
+// (unless the maps fill first) and forgotten once both generations are
+// older than remember.
 type landingMemory struct {
 	cur, prev map[[32]byte]string
-	since     time.Time
+	since     time.Time // when cur started
 }
 
 func (m *landingMemory) lookup(d [32]byte) (string, bool) {
+	m.age(time.Now())
 	if k, ok := m.cur[d]; ok {
 		return k, true
 	}
@@ -402,21 +443,35 @@ func (m *landingMemory) lookup(d [32]byte) (string, bool) {
 }
 
 func (m *landingMemory) add(d [32]byte, key string) {
-	if now := time.Now(); m.cur == nil || now.Sub(m.since) > remember/2 || len(m.cur) >= maxRemembered/2 {
-		m.prev, m.cur, m.since = m.cur, map[[32]byte]string{}, now
+	m.age(time.Now())
+	if len(m.cur) >= maxRemembered/2 {
+		m.prev, m.cur = m.cur, map[[32]byte]string{}
 	}
 	m.cur[d] = key
 }
 
-// intact reports whether the object at key decompresses completely with a
-// valid checksum and ends like a landing document.
-func (l *Landing) intact(ctx context.Context, key string) bool {
+func (m *landingMemory) age(now time.Time) {
+	switch idle := now.Sub(m.since); {
+	case m.cur == nil || idle > remember:
+		m.prev, m.cur, m.since = nil, map[[32]byte]string{}, now
+	case idle > remember/2:
+		m.prev, m.cur, m.since = m.cur, map[[32]byte]string{}, now
+	}
+}
+
+// intact reports whether the object at key decompresses completely with
+// valid checksums into docs landing documents: a write cut off between two
+// frames would otherwise pass.
+func (l *Landing) intact(ctx context.Context, key string, docs int) bool {
 	data, err := l.bucket.Get(ctx, key)
 	if err != nil {
 		return false
 	}
 	raw, err := l.dec.DecodeAll(data, nil)
-	return err == nil && bytes.HasPrefix(raw, []byte(`{"format":`)) && bytes.HasSuffix(raw, []byte("}\n"))
+	for ; err == nil && len(raw) > 0; docs-- {
+		_, raw, err = parseLanding(raw)
+	}
+	return err == nil && docs == 0
 }
 
 // Decompress returns the landing document stored in a landing object.

@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,8 +10,11 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/zeebo/blake3"
 )
 
 func testBatch() *Batch {
@@ -373,5 +377,133 @@ func TestLandGroupSizeBound(t *testing.T) {
 	}
 	if got[1].Group != 2 || got[2].Key != got[1].Key || got[3].Group != 1 {
 		t.Fatalf("three batches of 40%% of the bound each: groups %+v, want two together and one alone", got)
+	}
+}
+
+// A batch waiting for an identical one that its request then abandons
+// lands itself instead of failing.
+func TestLandDuplicateOfAbandonedBatch(t *testing.T) {
+	b := testBuckets(t)["mem"]
+	l, started, release := blockedLanding(t, b, nil)
+	recv := t0.Add(5 * time.Minute)
+	ts := float64(dayBase + 3600)
+	first := make(chan error, 1)
+	go func() { _, err := l.Land(context.Background(), groupBatch(0, recv, ts, 0)); first <- err }()
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	abandoned := make(chan error, 1)
+	go func() { _, err := l.Land(ctx, groupBatch(1, recv, ts, 1)); abandoned <- err }()
+	waitQueued(t, l, 1)
+	type result struct {
+		got Landed
+		err error
+	}
+	dup := make(chan result, 1)
+	go func() {
+		got, err := l.Land(context.Background(), groupBatch(1, recv.Add(time.Minute), ts, 1))
+		dup <- result{got, err}
+	}()
+	time.Sleep(20 * time.Millisecond) // the duplicate waits for the queued batch
+	cancel()
+	if err := <-abandoned; !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned batch: %v", err)
+	}
+	waitQueued(t, l, 1) // the duplicate, queued in its place
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if r := <-dup; r.err != nil || !r.got.Created {
+		t.Fatalf("duplicate of an abandoned batch: %+v %v", r.got, r.err)
+	}
+}
+
+// An object under a group's key that holds only some of its documents (a
+// write cut off between frames) is not taken for the group: it is replaced.
+func TestLandReplacesPartialGroup(t *testing.T) {
+	ctx := context.Background()
+	b := testBuckets(t)["file"]
+	l, started, release := blockedLanding(t, b, nil)
+	recv := t0.Add(5 * time.Minute)
+	ts := float64(dayBase + 3600)
+	a, c := groupBatch(1, recv, ts, 1), groupBatch(2, recv, ts, 2)
+	da, dc := Digest(a), Digest(c)
+	h := blake3.New()
+	h.Write(da[:])
+	h.Write(dc[:])
+	var sum [32]byte
+	h.Sum(sum[:0])
+	key := LandingKey(recv, sum)
+	frame, _, err := l.compress(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(ctx, key, frame.Bytes(), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 3)
+	go func() { _, err := l.Land(ctx, groupBatch(0, recv, ts, 0)); errs <- err }()
+	<-started
+	var got [2]Landed
+	for i, batch := range []*Batch{a, c} {
+		go func() { var err error; got[i], err = l.Land(ctx, batch); errs <- err }()
+		waitQueued(t, l, i+1)
+	}
+	close(release)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got[0].Key != key || !got[0].Created || !got[1].Created {
+		t.Fatalf("group over a partial object: %+v, key %s", got, key)
+	}
+	data, err := b.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := l.Decompress(data)
+	if err != nil || bytes.Count(raw, []byte(`{"format":`)) != 2 {
+		t.Fatalf("replaced object: %v\n%s", err, raw)
+	}
+}
+
+// A write that panics fails its group and frees its writer slot.
+func TestLandWritePanics(t *testing.T) {
+	ctx := context.Background()
+	b := testBuckets(t)["mem"]
+	hooked := *b
+	var calls atomic.Int32
+	hooked.fault = func(op Op, key string) error {
+		if calls.Add(1) == 1 {
+			panic("driver bug")
+		}
+		return nil
+	}
+	l, err := NewLanding(&hooked, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.writers = make(chan struct{}, 1)
+	recv := t0.Add(5 * time.Minute)
+	ts := float64(dayBase + 3600)
+	func() {
+		defer func() {
+			if r := recover(); r != "driver bug" {
+				t.Fatalf("recovered %v, want the driver's panic", r)
+			}
+		}()
+		_, _ = l.Land(ctx, groupBatch(0, recv, ts, 0))
+		t.Fatal("Land returned instead of panicking")
+	}()
+	done := make(chan error, 1)
+	go func() { _, err := l.Land(ctx, groupBatch(0, recv, ts, 0)); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("landing after the panic: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("landing after the panic hangs: the writer slot or the batch is still held")
 	}
 }

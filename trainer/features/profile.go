@@ -2,10 +2,8 @@ package features
 
 import (
 	"hash/fnv"
-	"maps"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"time"
 )
 
@@ -56,6 +54,12 @@ type Profile struct {
 	// their field indices (resolve).
 	layout    []string
 	layoutIdx []int
+	// scratch holds Add's row, reused from row to row.
+	scratch struct {
+		names []string
+		vals  []float64
+		idx   []int
+	}
 }
 
 // fieldStats describes one raw field over all rows.
@@ -121,12 +125,16 @@ func NewProfile() *Profile {
 // Add records one raw row of installation at ts; row maps metric names to
 // values (missing metrics absent; non-finite values are ignored).
 func (p *Profile) Add(installation string, ts time.Time, row map[string]float64) {
-	names := slices.Sorted(maps.Keys(row))
-	vals := make([]float64, len(names))
-	for i, n := range names {
-		vals[i] = row[n]
+	names, vals, idx := p.scratch.names[:0], p.scratch.vals[:0], p.scratch.idx[:0]
+	for n, v := range row {
+		j, ok := p.index[n]
+		if !ok {
+			j = -1
+		}
+		names, vals, idx = append(names, n), append(vals, v), append(idx, j)
 	}
-	p.AddValues(installation, ts, names, vals)
+	p.scratch.names, p.scratch.vals, p.scratch.idx = names, vals, idx
+	p.add(installation, ts, names, vals, idx)
 }
 
 // AddValues is Add for a row given as parallel slices: vals[i] is the value
@@ -134,7 +142,12 @@ func (p *Profile) Add(installation string, ts time.Time, row map[string]float64)
 // (the columns of a scan; it must not change between those calls) look
 // the names up once.
 func (p *Profile) AddValues(installation string, ts time.Time, names []string, vals []float64) {
-	idx := p.resolve(names)
+	p.add(installation, ts, names, vals, p.resolve(names))
+}
+
+// add is Add and AddValues: idx[i] is the field index of names[i], -1 for
+// a field not seen with a finite value yet (set here when it is).
+func (p *Profile) add(installation string, ts time.Time, names []string, vals []float64, idx []int) {
 	p.rows++
 	h := p.insts[installation]
 	if h == nil {

@@ -29,8 +29,9 @@ bench: ## Run the benchmarks (figures go to docs/BENCHMARKS.md).
 bench-parquet: ## Compare arrow-go and parquet-go on the lake's file shape (minutes; see bench/parquet/README.md).
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./bench/parquet
 
-fuzz: ## Fuzz the payload decoder for FUZZTIME (default 60s).
+fuzz: ## Fuzz the payload decoder and the landing reader, FUZZTIME (default 60s) each.
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./ingest
+	$(GO) test -run '^$$' -fuzz FuzzDecodeLanding -fuzztime $(FUZZTIME) ./lake
 
 lint: ## gofmt, go vet and staticcheck.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

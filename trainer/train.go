@@ -125,7 +125,6 @@ type target struct {
 	stream        *model.Stream
 	res           *reservoir
 	vec           []float64
-	vals          []float64 // one row's values, in batch.metrics order
 	rows          int64
 }
 
@@ -184,8 +183,7 @@ func (t *Trainer) Train(ctx context.Context, day time.Time) (Result, error) {
 
 	// Pass 2: profile the rows of each target, then choose its features.
 	err = t.each(ctx, parts, routes, func(tg *target, b *batch, i int) {
-		tg.vals = b.values(tg.vals, i)
-		tg.profile.AddValues(b.inst[i], b.ts[i], b.metrics, tg.vals)
+		tg.profile.AddValues(b.inst[i], b.ts[i], b.metrics, b.row(i))
 	})
 	if err != nil {
 		return res, err
@@ -209,8 +207,7 @@ func (t *Trainer) Train(ctx context.Context, day time.Time) (Result, error) {
 		if tg.stream == nil {
 			return
 		}
-		tg.vals = b.values(tg.vals, i)
-		tg.vec = tg.stream.VectorValues(tg.vec[:0], b.inst[i], b.ts[i], b.metrics, tg.vals)
+		tg.vec = tg.stream.VectorValues(tg.vec[:0], b.inst[i], b.ts[i], b.metrics, b.row(i))
 		tg.res.add(tg.vec)
 		tg.rows++
 	})
@@ -295,17 +292,13 @@ type batch struct {
 	inst    []string
 	ts      []time.Time
 	metrics []string
-	vals    [][]float64 // vals[j][i] is metric j of row i; NaN when null
+	vals    []float64 // row after row, each in metrics order; NaN when null
 }
 
-// values returns row i's values in metrics order (NaN when null) in dst's
-// storage.
-func (b *batch) values(dst []float64, i int) []float64 {
-	dst = dst[:0]
-	for _, col := range b.vals {
-		dst = append(dst, col[i])
-	}
-	return dst
+// row returns the values of row i, which its readers share.
+func (b *batch) row(i int) []float64 {
+	n := len(b.metrics)
+	return b.vals[i*n : (i+1)*n : (i+1)*n]
 }
 
 // each streams every row of parts, in order, to the targets its model
@@ -344,21 +337,20 @@ func (t *Trainer) each(ctx context.Context, parts []partition, routes map[string
 			p := &parts[pi]
 			p.rows = 0
 			err := lake.Scan(gctx, t.bucket, p.Key, func(c *lake.Columns) error {
-				b := &batch{inst: make([]string, c.Rows), ts: make([]time.Time, c.Rows), metrics: c.Metrics, vals: make([][]float64, len(c.Values))}
+				n := len(c.Metrics)
+				b := &batch{inst: make([]string, c.Rows), ts: make([]time.Time, c.Rows), metrics: c.Metrics, vals: make([]float64, c.Rows*n)}
 				for i := range c.Rows {
 					b.inst[i] = c.Installation.Value(i)
 					b.ts[i] = time.UnixMicro(int64(c.Timestamp.Value(i))).UTC()
 				}
 				for j, col := range c.Values {
-					v := make([]float64, c.Rows)
-					for i := range v {
+					for i := range c.Rows {
+						v := math.NaN()
 						if col.IsValid(i) {
-							v[i] = col.Value(i)
-						} else {
-							v[i] = math.NaN()
+							v = col.Value(i)
 						}
+						b.vals[i*n+j] = v
 					}
-					b.vals[j] = v
 				}
 				p.rows += int64(c.Rows)
 				for _, tg := range routes[p.Model] {

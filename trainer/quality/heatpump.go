@@ -52,6 +52,10 @@ type HeatpumpConfig struct {
 	// normal rows (HeatpumpResult.Episodes), a diagnostic of which episodes
 	// (which fields, how long) a model misses.
 	PerEpisode bool
+	// Grace leaves the unlabelled rows within Grace after the end of an
+	// episode of the same installation out of the normal rows: the
+	// aftermath of a fault, which the temporal features still remember.
+	Grace time.Duration
 }
 
 func (c *HeatpumpConfig) defaults() {
@@ -219,6 +223,10 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		rowsOf  = map[simulate.Fault][]int{}
 		epRows  [][]int
 		curInst string
+		// times holds each row's time; the rows from instStart on are
+		// the current installation's.
+		times     []time.Time
+		instStart int
 	)
 	stream = docs[0].Stream()
 	err = eachRow(fleet, test, cfg.TestDays, func(id string, ts time.Time, row map[string]float64, label simulate.Fault) {
@@ -232,12 +240,21 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 			prep.Prepare(vecs[n:])
 		}
 		labels = append(labels, label)
+		times = append(times, ts)
 		curInst = id
 		if label != simulate.FaultNone {
 			labelled[label] = append(labelled[label], ts)
 			rowsOf[label] = append(rowsOf[label], len(labels)-1)
 		}
 	}, func(eps []simulate.Episode) {
+		for _, e := range eps {
+			for i := instStart; i < len(labels) && cfg.Grace > 0; i++ {
+				if labels[i] == simulate.FaultNone && !times[i].Before(e.End) && times[i].Before(e.End.Add(cfg.Grace)) {
+					labels[i] = faultAftermath
+				}
+			}
+		}
+		instStart = len(labels)
 		for _, e := range eps {
 			var idx []int
 			for j, ts := range labelled[e.Kind] {
@@ -272,7 +289,7 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 	auc := func(score []float64, keep func(simulate.Fault) bool) (float64, int, error) {
 		ss, ys = ss[:0], ys[:0]
 		for i, l := range labels {
-			if l == simulate.FaultNone || keep(l) {
+			if l == simulate.FaultNone || l != faultAftermath && keep(l) {
 				ss = append(ss, score[i])
 				ys = append(ys, l != simulate.FaultNone)
 			}
@@ -356,6 +373,9 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 	}
 	return res, nil
 }
+
+// faultAftermath labels the rows that HeatpumpConfig.Grace leaves out.
+const faultAftermath simulate.Fault = 255
 
 // eachRow generates days of records of each installation, one
 // installation after the other and each in time order, and calls fn with

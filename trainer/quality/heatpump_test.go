@@ -46,6 +46,23 @@ func TestHeatpumpSmall(t *testing.T) {
 	if !reflect.DeepEqual(again.Faults, res.Faults) {
 		t.Errorf("not deterministic: %+v then %+v", res.Faults, again.Faults)
 	}
+
+	// Grace leaves normal rows out, never faulty ones.
+	cfg := smallHeatpump(features.Options{})
+	cfg.Grace = time.Hour
+	graced, err := Heatpump(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if graced.TestRows != res.TestRows || !(graced.NormalRows < res.NormalRows) || graced.All.Rows != res.All.Rows {
+		t.Errorf("grace: %d test rows (%d), %d normal (%d), %d faulty (%d)", graced.TestRows, res.TestRows,
+			graced.NormalRows, res.NormalRows, graced.All.Rows, res.All.Rows)
+	}
+	for i, f := range graced.Faults {
+		if f.Rows != res.Faults[i].Rows || f.Episodes != res.Faults[i].Episodes {
+			t.Errorf("grace changed %s: %+v, was %+v", f.Kind, f, res.Faults[i])
+		}
+	}
 }
 
 // TestHeatpumpFigures runs the evaluation of the reference fleet that

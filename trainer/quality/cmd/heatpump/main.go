@@ -36,9 +36,12 @@ func main() {
 	flag.IntVar(&cfg.Seeds, "seeds", 5, "forests (seeds forest-seed, forest-seed+1, …) to average over")
 	flag.BoolVar(&cfg.PerFeature, "per-feature", false, "print the AUC of each feature alone per fault kind")
 	flag.BoolVar(&cfg.PerEpisode, "per-episode", false, "print the AUC of each fault episode (with --per-feature: of each feature too)")
+	flag.DurationVar(&cfg.Grace, "grace", 0, "leave the unlabelled rows this long after an episode out of the normal rows")
+	psi := flag.Int("psi", 256, "rows per tree (ψ)")
+	trees := flag.Int("trees", 100, "trees (t)")
 	kindsFlag := flag.String("kinds", "", "with --per-episode: comma-separated fault kinds to print (default all)")
 	flag.Parse()
-	cfg.Forest = iforest.Config{Seed: *forestSeed, ExtensionLevel: cfg.Forest.ExtensionLevel}
+	cfg.Forest = iforest.Config{Seed: *forestSeed, ExtensionLevel: cfg.Forest.ExtensionLevel, SampleSize: *psi, Trees: *trees}
 
 	start := time.Now()
 	res, err := quality.Heatpump(cfg)

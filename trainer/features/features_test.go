@@ -3,6 +3,7 @@ package features
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -109,18 +110,51 @@ func TestChooseStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stale *model.Feature
-	for i := range feats {
-		if feats[i].Kind == model.KindStale {
-			stale = &feats[i]
-		}
-	}
+	stale := ofKind(feats, model.KindStale)
 	if stale == nil || !reflect.DeepEqual(stale.Fields, []string{"a", "b"}) {
 		t.Fatalf("stale feature %+v", stale)
 	}
 	if stale.Norm[0] != 1 || !(stale.Norm[1] >= 8 && stale.Norm[1] <= 11) || stale.Name != "stale" || stale.MaxGap != 900 {
 		t.Errorf("stale feature %+v", *stale)
 	}
+}
+
+// TestChooseResidual checks that the residual feature keeps the fields the
+// others predict (b follows a) and leaves out one they cannot (c is noise).
+func TestChooseResidual(t *testing.T) {
+	p := NewProfile()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 2 {
+		inst := string(rune('a' + i))
+		for k := range 3000 {
+			a := 20 + 5*math.Sin(float64(k)/40) + float64(i)
+			p.Add(inst, t0.Add(time.Duration(k)*30*time.Second), map[string]float64{
+				"a": a, "b": 2*a + 1 + 0.1*rng.NormFloat64(), "c": 10 + rng.NormFloat64(),
+			})
+		}
+	}
+	feats, err := p.Choose(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := ofKind(feats, model.KindResidual)
+	if res == nil || !reflect.DeepEqual(res.Fields, []string{"a", "b"}) {
+		t.Fatalf("residual feature %+v", res)
+	}
+	// b = 2a + 1: the weights say so, and the norms are small.
+	if w := res.Weights[1*2+0]; math.Abs(w-2) > 0.05 || res.Norm[1] > 0.5 {
+		t.Errorf("residual feature %+v", *res)
+	}
+}
+
+// ofKind returns the feature of the kind, or nil.
+func ofKind(feats []model.Feature, kind string) *model.Feature {
+	for i := range feats {
+		if feats[i].Kind == kind {
+			return &feats[i]
+		}
+	}
+	return nil
 }
 
 // TestChooseDeterministic checks that the same rows give the same features.

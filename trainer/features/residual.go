@@ -11,12 +11,22 @@ import (
 // are nearly collinear (sensors that read the same temperature).
 const ridge = 1e-3
 
+// minPredicted is the smallest share of a field's variance that the linear
+// prediction from the other fields must explain (R²) for the field to stay
+// in the residual feature. A field the others cannot predict (a battery's
+// discharge, humidity, a hot-water tap sensor) only adds the tail of its own
+// noise to every normal row's residual, where it outranks the faults of
+// other kinds; measured in docs/MODEL_QUALITY.md.
+const minPredicted = 0.5
+
 // residual fits, on the profile's row sample, a linear prediction of each
 // measured field from all the others (ridge regression on standardised
 // values), and returns the KindResidual feature: how far the worst field of
 // a row lies from its prediction, relative to the 99.5 % quantile of that
-// distance on the sample. It returns a feature without fields when there
-// are fewer than two fields or too few complete rows.
+// distance on the sample. Fields whose prediction explains less than
+// minPredicted of their variance are left out, and the others fitted again
+// without them. It returns a feature without fields when there are fewer
+// than two fields or too few complete rows.
 func (p *Profile) residual(fields []*fieldStats, maxGap int64) model.Feature {
 	f := model.Feature{Name: "residual", Kind: model.KindResidual, Smooth: residualSmooth, MaxGap: maxGap, Scale: 1}
 	k := len(fields)
@@ -116,6 +126,7 @@ func (p *Profile) residual(fields []*fieldStats, maxGap int64) model.Feature {
 	// prediction, with a floor of 1 % of its spread so that a field the
 	// others predict exactly does not turn rounding into anomalies.
 	dist := make([]float64, len(rows))
+	var predicted []*fieldStats
 	for i := range k {
 		for r, x := range rows {
 			pred := intercept[i]
@@ -125,6 +136,18 @@ func (p *Profile) residual(fields []*fieldStats, maxGap int64) model.Feature {
 			dist[r] = math.Abs(x[i] - pred)
 		}
 		norm[i] = max(quantile(dist, normQ), 0.01*sd[i])
+		var sq float64
+		for _, d := range dist {
+			sq += d * d
+		}
+		if 1-sq/n/(sd[i]*sd[i]) >= minPredicted {
+			predicted = append(predicted, fields[i])
+		}
+	}
+	if len(predicted) < k {
+		// Without the unpredictable fields the others' fits change, and
+		// so may their share explained: fit again.
+		return p.residual(predicted, maxGap)
 	}
 	for _, fs := range fields {
 		f.Fields = append(f.Fields, fs.name)

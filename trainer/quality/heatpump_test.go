@@ -69,7 +69,7 @@ func TestHeatpumpSmall(t *testing.T) {
 // docs/MODEL_QUALITY.md reports (about 30 s on two cores) when
 // IDMT_HEATPUMP_EVAL is set, and checks that no kind falls below what is
 // documented: AUC ≥ 0.90 for the kinds that reach the target (stuck sensors
-// 0.949 since the stale feature), with a margin for drift, which does not.
+// 0.946), with a margin for drift, which does not.
 func TestHeatpumpFigures(t *testing.T) {
 	if os.Getenv("IDMT_HEATPUMP_EVAL") == "" {
 		t.Skip("set IDMT_HEATPUMP_EVAL=1 to run the heat-pump fault evaluation")
@@ -82,7 +82,7 @@ func TestHeatpumpFigures(t *testing.T) {
 		t.Logf("%-14s %5d episodes %7d rows  AUC %.3f ± %.3f", f.Kind, f.Episodes, f.Rows, f.AUC, f.SD)
 		target := 0.90
 		if f.Kind == "drift" {
-			target = 0.74 // 0.764 documented; see docs/MODEL_QUALITY.md
+			target = 0.76 // 0.779 documented; see docs/MODEL_QUALITY.md
 		}
 		if f.AUC < target {
 			t.Errorf("%s: AUC %.3f below %.2f", f.Kind, f.AUC, target)

@@ -194,11 +194,11 @@ func (p *Profile) derived(raw []*fieldStats, opts Options, maxGap int64) []model
 		Window: int64(changeWindow / time.Second), Scale: 1}
 	// A lively measurement normally changes at almost every row, so its
 	// usual run can be 0: count runs from one interval between rows.
-	interval := quantile(p.intervals.v, 0.5)
+	interval := Quantile(p.intervals.v, 0.5)
 	var measured []*fieldStats
 	for _, fs := range raw {
 		col := p.column(fs.idx)
-		if lo, hi := quantile(col, envelopeLo), quantile(col, envelopeHi); lo < hi {
+		if lo, hi := Quantile(col, envelopeLo), Quantile(col, envelopeHi); lo < hi {
 			env.Fields = append(env.Fields, fs.name)
 			env.Lo, env.Hi = append(env.Lo, lo), append(env.Hi, hi)
 		}
@@ -208,21 +208,21 @@ func (p *Profile) derived(raw []*fieldStats, opts Options, maxGap int64) []model
 			// relative to how many the field makes in a busy half hour.
 			if share <= discreteChange {
 				changes.Fields = append(changes.Fields, fs.name)
-				changes.Norm = append(changes.Norm, max(1, quantile(fs.counts.v, normQ)))
+				changes.Norm = append(changes.Norm, max(1, Quantile(fs.counts.v, normQ)))
 			}
 			continue
 		}
 		// A measurement: it may spike, stick or drift.
 		measured = append(measured, fs)
-		if n := quantile(fs.deltas.v, normQ); n > 0 {
+		if n := Quantile(fs.deltas.v, normQ); n > 0 {
 			jump.Fields = append(jump.Fields, fs.name)
 			jump.Norm = append(jump.Norm, n)
 		}
-		if n := max(quantile(fs.runs.v, normQ), interval); share >= livelyChange && n > 0 {
+		if n := max(Quantile(fs.runs.v, normQ), interval); share >= livelyChange && n > 0 {
 			stuck.Fields = append(stuck.Fields, fs.name)
 			stuck.Norm = append(stuck.Norm, n)
 			stale.Fields = append(stale.Fields, fs.name)
-			stale.Norm = append(stale.Norm, max(1, quantile(fs.stale.v, normQ)))
+			stale.Norm = append(stale.Norm, max(1, Quantile(fs.stale.v, normQ)))
 		}
 	}
 	byName := map[string]*fieldStats{}
@@ -237,7 +237,7 @@ func (p *Profile) derived(raw []*fieldStats, opts Options, maxGap int64) []model
 		f := model.Feature{Name: r.name, Kind: r.kind, Field: r.a, Field2: r.b, MaxGap: maxGap,
 			Window: int64(math.Ceil(opts.SmoothWindow.Seconds())), Scale: 1}
 		if r.kind == model.KindRollingRatio {
-			f.MinDenominator = minDenominatorShare * quantile(p.column(b.idx), minDenominatorQ)
+			f.MinDenominator = minDenominatorShare * Quantile(p.column(b.idx), minDenominatorQ)
 			if !(f.MinDenominator > 0) {
 				continue
 			}
@@ -255,9 +255,9 @@ func (p *Profile) derived(raw []*fieldStats, opts Options, maxGap int64) []model
 	return out
 }
 
-// quantile returns the q-quantile of values with linear interpolation
+// Quantile returns the q-quantile of values with linear interpolation
 // (NumPy's default), or NaN when there are none. It sorts a copy.
-func quantile(values []float64, q float64) float64 {
+func Quantile(values []float64, q float64) float64 {
 	if len(values) == 0 {
 		return math.NaN()
 	}

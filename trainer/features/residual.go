@@ -135,7 +135,7 @@ func (p *Profile) residual(fields []*fieldStats, maxGap int64) model.Feature {
 			}
 			dist[r] = math.Abs(x[i] - pred)
 		}
-		norm[i] = max(quantile(dist, normQ), 0.01*sd[i])
+		norm[i] = max(Quantile(dist, normQ), 0.01*sd[i])
 		var sq float64
 		for _, d := range dist {
 			sq += d * d

@@ -56,6 +56,9 @@ type HeatpumpConfig struct {
 	// episode of the same installation out of the normal rows: the
 	// aftermath of a fault, which the temporal features still remember.
 	Grace time.Duration
+	// FalseAlarms is the share of normal test rows that the alarm
+	// threshold of FaultAUC.Detected lets through (default 0.001).
+	FalseAlarms float64
 }
 
 func (c *HeatpumpConfig) defaults() {
@@ -89,6 +92,9 @@ func (c *HeatpumpConfig) defaults() {
 	if c.SampleRows == 0 {
 		c.SampleRows = 32768
 	}
+	if c.FalseAlarms == 0 {
+		c.FalseAlarms = 0.001
+	}
 }
 
 // FaultAUC is the result for one fault kind: the AUC of the scores of the
@@ -100,6 +106,13 @@ type FaultAUC struct {
 	// AUC is the mean over the forests (HeatpumpConfig.Seeds), SD the
 	// sample standard deviation (0 for one forest).
 	AUC, SD float64
+	// Detected counts the episodes in which the first forest scores a row
+	// above the alarm threshold: the score that a share
+	// HeatpumpConfig.FalseAlarms of the normal rows exceeds. Delay is the
+	// median time from an episode's start to its first such row, over
+	// the detected episodes.
+	Detected int
+	Delay    time.Duration
 }
 
 // HeatpumpResult is the outcome of Heatpump.
@@ -223,6 +236,9 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		rowsOf  = map[simulate.Fault][]int{}
 		epRows  [][]int
 		curInst string
+		// found holds each episode with labelled rows: its kind, start
+		// and first labelled row and its labelled rows, for detection.
+		found []foundEpisode
 		// times holds each row's time; the rows from instStart on are
 		// the current installation's.
 		times     []time.Time
@@ -264,6 +280,7 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 			}
 			if len(idx) > 0 {
 				episodes[e.Kind]++
+				found = append(found, foundEpisode{e.Kind, e.Start, idx})
 				if cfg.PerEpisode {
 					res.Episodes = append(res.Episodes, EpisodeAUC{Installation: curInst, Episode: e, Rows: len(idx)})
 					epRows = append(epRows, idx)
@@ -297,8 +314,16 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		a, err := AUC(ss, ys)
 		return a, len(ss) - res.NormalRows, err
 	}
+	var normalScores []float64
+	for i, l := range labels {
+		if l == simulate.FaultNone {
+			normalScores = append(normalScores, scores[0][i])
+		}
+	}
+	threshold := features.Quantile(normalScores, 1-cfg.FalseAlarms)
 	summary := func(name string, eps int, keep func(simulate.Fault) bool) (FaultAUC, error) {
 		fa := FaultAUC{Kind: name, Episodes: eps}
+		fa.Detected, fa.Delay = detect(found, keep, scores[0], times, threshold)
 		aucs := make([]float64, len(docs))
 		for k := range docs {
 			a, n, err := auc(scores[k], keep)
@@ -372,6 +397,35 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// foundEpisode is an episode with labelled test rows (their indices).
+type foundEpisode struct {
+	kind  simulate.Fault
+	start time.Time
+	rows  []int
+}
+
+// detect returns how many episodes of the kinds keep score a labelled row
+// above threshold, and the median time from their start to the first such
+// row.
+func detect(eps []foundEpisode, keep func(simulate.Fault) bool, score []float64, times []time.Time, threshold float64) (int, time.Duration) {
+	var delays []float64
+	for _, e := range eps {
+		if !keep(e.kind) {
+			continue
+		}
+		for _, i := range e.rows {
+			if score[i] > threshold {
+				delays = append(delays, float64(times[i].Sub(e.start)))
+				break
+			}
+		}
+	}
+	if len(delays) == 0 {
+		return 0, 0
+	}
+	return len(delays), time.Duration(features.Quantile(delays, 0.5))
 }
 
 // faultAftermath labels the rows that HeatpumpConfig.Grace leaves out.

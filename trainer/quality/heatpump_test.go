@@ -63,6 +63,25 @@ func TestHeatpumpSmall(t *testing.T) {
 			t.Errorf("grace changed %s: %+v, was %+v", f.Kind, f, res.Faults[i])
 		}
 	}
+
+	// Detection: at most every episode, more with more false alarms, and
+	// every episode when (almost) every normal row is an alarm.
+	cfg = smallHeatpump(features.Options{})
+	cfg.FalseAlarms = 0.999999
+	loose, err := Heatpump(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range res.Faults {
+		l := loose.Faults[i]
+		if f.Detected > f.Episodes || f.Detected > l.Detected || l.Detected != l.Episodes || f.Delay < 0 {
+			t.Errorf("%s: %d of %d episodes detected after %s, with every row an alarm %d after %s",
+				f.Kind, f.Detected, f.Episodes, f.Delay, l.Detected, l.Delay)
+		}
+	}
+	if res.All.Detected == 0 {
+		t.Errorf("no episode detected: %+v", res.All)
+	}
 }
 
 // TestHeatpumpFigures runs the evaluation of the reference fleet that

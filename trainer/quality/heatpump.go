@@ -56,8 +56,9 @@ type HeatpumpConfig struct {
 	// episode of the same installation out of the normal rows: the
 	// aftermath of a fault, which the temporal features still remember.
 	Grace time.Duration
-	// FalseAlarms is the share of normal test rows that the alarm
-	// threshold of FaultAUC.Detected lets through (default 0.001).
+	// FalseAlarms is the share of unlabelled test rows that the alarm
+	// threshold of FaultAUC.Detected lets through, in (0, 1) (0 means the
+	// default, 0.001).
 	FalseAlarms float64
 }
 
@@ -151,6 +152,9 @@ type EpisodeAUC struct {
 // window through a Stream and reports the AUC per fault kind.
 func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 	cfg.defaults()
+	if !(cfg.FalseAlarms > 0 && cfg.FalseAlarms < 1) {
+		return HeatpumpResult{}, fmt.Errorf("false alarms %v: want a share between 0 and 1, such as 0.001", cfg.FalseAlarms)
+	}
 	var res HeatpumpResult
 	fleet := make([]simulate.Installation, cfg.Installations)
 	for i := range fleet {
@@ -237,7 +241,7 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		epRows  [][]int
 		curInst string
 		// found holds each episode with labelled rows: its kind, start
-		// and first labelled row and its labelled rows, for detection.
+		// and labelled rows, for detection.
 		found []foundEpisode
 		// times holds each row's time; the rows from instStart on are
 		// the current installation's.
@@ -263,10 +267,12 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 			rowsOf[label] = append(rowsOf[label], len(labels)-1)
 		}
 	}, func(eps []simulate.Episode) {
-		for _, e := range eps {
-			for i := instStart; i < len(labels) && cfg.Grace > 0; i++ {
-				if labels[i] == simulate.FaultNone && !times[i].Before(e.End) && times[i].Before(e.End.Add(cfg.Grace)) {
-					labels[i] = faultAftermath
+		if cfg.Grace > 0 {
+			for _, e := range eps {
+				for i := instStart; i < len(labels); i++ {
+					if labels[i] == simulate.FaultNone && !times[i].Before(e.End) && times[i].Before(e.End.Add(cfg.Grace)) {
+						labels[i] = faultAftermath
+					}
 				}
 			}
 		}
@@ -314,13 +320,15 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		a, err := AUC(ss, ys)
 		return a, len(ss) - res.NormalRows, err
 	}
-	var normalScores []float64
+	// The alarm threshold counts every unlabelled row, Grace's too: in
+	// operation they would raise the alarms.
+	var unlabelled []float64
 	for i, l := range labels {
-		if l == simulate.FaultNone {
-			normalScores = append(normalScores, scores[0][i])
+		if l == simulate.FaultNone || l == faultAftermath {
+			unlabelled = append(unlabelled, scores[0][i])
 		}
 	}
-	threshold := features.Quantile(normalScores, 1-cfg.FalseAlarms)
+	threshold := features.Quantile(unlabelled, 1-cfg.FalseAlarms)
 	summary := func(name string, eps int, keep func(simulate.Fault) bool) (FaultAUC, error) {
 		fa := FaultAUC{Kind: name, Episodes: eps}
 		fa.Detected, fa.Delay = detect(found, keep, scores[0], times, threshold)

@@ -36,7 +36,7 @@ func main() {
 	flag.IntVar(&cfg.Seeds, "seeds", 5, "forests (seeds forest-seed, forest-seed+1, …) to average over")
 	flag.BoolVar(&cfg.PerFeature, "per-feature", false, "print the AUC of each feature alone per fault kind")
 	flag.BoolVar(&cfg.PerEpisode, "per-episode", false, "print the AUC of each fault episode (with --per-feature: of each feature too)")
-	flag.Float64Var(&cfg.FalseAlarms, "false-alarms", 0.001, "share of normal rows above the alarm threshold of the detected column")
+	flag.Float64Var(&cfg.FalseAlarms, "false-alarms", 0.001, "share of unlabelled test rows above the alarm threshold of the detected column, in (0, 1)")
 	flag.DurationVar(&cfg.Grace, "grace", 0, "leave the unlabelled rows this long after an episode out of the normal rows")
 	psi := flag.Int("psi", 256, "rows per tree (ψ)")
 	trees := flag.Int("trees", 100, "trees (t)")
@@ -60,10 +60,14 @@ func main() {
 		len(res.Document.Features), time.Since(start).Round(time.Second))
 	fmt.Printf("%-14s %8s %8s  %-15s  %8s  %s\n", "fault", "episodes", "rows", "AUC (mean ± sd)", "detected", "median delay")
 	for _, f := range append(res.Faults, res.All) {
-		fmt.Printf("%-14s %8d %8d  %.3f ± %.3f  %8d  %s\n", f.Kind, f.Episodes, f.Rows, f.AUC, f.SD, f.Detected,
-			f.Delay.Round(time.Minute))
+		delay := "–"
+		if f.Detected > 0 {
+			delay = f.Delay.Round(time.Minute).String()
+		}
+		fmt.Printf("%-14s %8d %8d  %.3f ± %.3f  %8d  %s\n", f.Kind, f.Episodes, f.Rows, f.AUC, f.SD, f.Detected, delay)
 	}
-	fmt.Printf("(detected: episodes with a row above the score that %.2g%% of the normal rows exceed, first forest)\n", 100*cfg.FalseAlarms)
+	fmt.Printf("(detected: episodes with a row above the score that %.2g%% of the unlabelled rows exceed, first forest;\n"+
+		" delay: median from the episode's start)\n", 100*cfg.FalseAlarms)
 	if cfg.PerEpisode {
 		show := map[string]bool{}
 		for _, k := range strings.Split(*kindsFlag, ",") {

@@ -164,6 +164,48 @@ func TestTrainFallbackAndDeterminism(t *testing.T) {
 	}
 }
 
+// The default is the Extended Isolation Forest, and an extension level
+// beyond a model's features is capped at the features minus one.
+func TestTrainExtensionLevel(t *testing.T) {
+	if got := DefaultConfig().Forest.ExtensionLevel; got != DefaultExtensionLevel || got < 1 {
+		t.Fatalf("default extension level %d", got)
+	}
+	ctx := context.Background()
+	start := simulate.DefaultStart
+	b, err := lake.OpenBucket(ctx, "mem://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	simulatedLake(t, b, start, 1, map[string]int{"AERO SLM 3-11": 5})
+	for _, level := range []int{DefaultExtensionLevel, 1000} {
+		cfg := testConfig()
+		cfg.Forest.ExtensionLevel = level
+		tr, err := New(b, quiet, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := tr.Train(ctx, start)
+		if err != nil || len(res.Models) == 0 {
+			t.Fatalf("level %d: %+v, %v", level, res, err)
+		}
+		for _, m := range res.Models {
+			raw, err := b.Get(ctx, lake.CandidateKey(start, m.Name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc, err := model.Unmarshal(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := min(level, len(doc.Features)-1) + 1
+			if doc.Forest.Split != model.SplitHyperplane || doc.Forest.Terms != want {
+				t.Errorf("level %d, %s: split %s with %d terms, want hyperplanes with %d", level, m.Name,
+					doc.Forest.Split, doc.Forest.Terms, want)
+			}
+		}
+	}
+}
+
 func TestTrainNothingToDo(t *testing.T) {
 	b, err := lake.OpenBucket(context.Background(), "mem://")
 	if err != nil {

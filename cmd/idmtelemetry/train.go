@@ -31,7 +31,7 @@ func (f *trainFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.cfg.Forest.SampleSize, "train-psi", 256, "rows each tree is grown on, ψ (IDMT_TRAIN_PSI)")
 	fs.Uint64Var(&f.cfg.Forest.Seed, "train-seed", f.cfg.Forest.Seed, "random seed; the same lake and seed give the same model bytes (IDMT_TRAIN_SEED)")
 	fs.Float64Var(&f.cfg.Forest.Contamination, "train-contamination", f.cfg.Forest.Contamination, "share of training rows the model's threshold calls anomalous; 0 for scikit-learn's \"auto\" (score > 0.5) (IDMT_TRAIN_CONTAMINATION)")
-	fs.IntVar(&f.cfg.Forest.ExtensionLevel, "train-extension-level", 0, "0 for the original isolation forest, >0 for the Extended Isolation Forest's hyperplane splits (IDMT_TRAIN_EXTENSION_LEVEL)")
+	fs.IntVar(&f.cfg.Forest.ExtensionLevel, "train-extension-level", f.cfg.Forest.ExtensionLevel, "0 for the original isolation forest, >0 for the Extended Isolation Forest's hyperplane splits through that many features plus one (IDMT_TRAIN_EXTENSION_LEVEL)")
 }
 
 func trainCommand(stdout, stderr io.Writer) *ffcli.Command {

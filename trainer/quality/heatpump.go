@@ -22,8 +22,12 @@ type HeatpumpConfig struct {
 	Model string
 	// Installations is the fleet size (default 20).
 	Installations int
-	// TrainDays and TestDays are the lengths of the windows (7 and 4).
+	// TrainDays and TestDays are the lengths of the windows (default 30,
+	// the training job's window, and 4).
 	TrainDays, TestDays int
+	// TestStart is the first day of the test window (default
+	// DefaultTestStart); the training window ends there.
+	TestStart time.Time
 	// Interval is the record interval (default 30 s, as collectors send).
 	Interval time.Duration
 	// TrainFaultRate is the mean number of fault episodes per installation
@@ -70,7 +74,10 @@ func (c *HeatpumpConfig) defaults() {
 		c.Installations = 20
 	}
 	if c.TrainDays == 0 {
-		c.TrainDays = 7
+		c.TrainDays = 30
+	}
+	if c.TestStart.IsZero() {
+		c.TestStart = DefaultTestStart
 	}
 	if c.TestDays == 0 {
 		c.TestDays = 4
@@ -97,6 +104,12 @@ func (c *HeatpumpConfig) defaults() {
 		c.FalseAlarms = 0.001
 	}
 }
+
+// DefaultTestStart is the first day of the default test window, 2026-02-08:
+// winter, a week after simulate.DefaultStart (the evaluation trained on 7
+// days from simulate.DefaultStart until 2026-11-28 and has tested on these
+// days since).
+var DefaultTestStart = simulate.DefaultStart.AddDate(0, 0, 7)
 
 // FaultAUC is the result for one fault kind: the AUC of the scores of the
 // test rows labelled with it against those of the unlabelled test rows.
@@ -164,8 +177,8 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		}
 		fleet[i] = inst
 	}
-	trainStart := simulate.DefaultStart
-	testStart := trainStart.AddDate(0, 0, cfg.TrainDays)
+	testStart := cfg.TestStart
+	trainStart := testStart.AddDate(0, 0, -cfg.TrainDays)
 	train := simulate.Config{Start: trainStart, Interval: cfg.Interval, FaultRate: cfg.TrainFaultRate}
 
 	// Pass 1: profile the training window.

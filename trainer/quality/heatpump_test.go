@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idmtelemetry/idmtelemetry/trainer"
 	"github.com/idmtelemetry/idmtelemetry/trainer/features"
 	"github.com/idmtelemetry/idmtelemetry/trainer/iforest"
 	"github.com/idmtelemetry/idmtelemetry/trainer/simulate"
@@ -122,15 +123,16 @@ func TestDetect(t *testing.T) {
 }
 
 // TestHeatpumpFigures runs the evaluation of the reference fleet that
-// docs/MODEL_QUALITY.md reports (about 30 s on two cores) when
-// IDMT_HEATPUMP_EVAL is set, and checks that no kind falls below what is
-// documented: AUC ≥ 0.90 for the kinds that reach the target (stuck sensors
-// 0.946), with a margin for drift, which does not.
+// docs/MODEL_QUALITY.md reports (about 90 s on two cores), trained as the
+// training job trains by default, when IDMT_HEATPUMP_EVAL is set, and
+// checks that no kind falls below what is documented: AUC ≥ 0.90 for the
+// kinds that reach the target (all but drift), with a margin for drift.
 func TestHeatpumpFigures(t *testing.T) {
 	if os.Getenv("IDMT_HEATPUMP_EVAL") == "" {
 		t.Skip("set IDMT_HEATPUMP_EVAL=1 to run the heat-pump fault evaluation")
 	}
-	res, err := Heatpump(HeatpumpConfig{Seed: 1, Seeds: 5, Forest: iforest.Config{Seed: 1}})
+	res, err := Heatpump(HeatpumpConfig{Seed: 1, Seeds: 5,
+		Forest: iforest.Config{Seed: 1, ExtensionLevel: trainer.DefaultExtensionLevel}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func TestHeatpumpFigures(t *testing.T) {
 		t.Logf("%-14s %5d episodes %7d rows  AUC %.3f ± %.3f", f.Kind, f.Episodes, f.Rows, f.AUC, f.SD)
 		target := 0.90
 		if f.Kind == "drift" {
-			target = 0.76 // 0.779 documented; see docs/MODEL_QUALITY.md
+			target = 0.73 // 0.752 documented; see docs/MODEL_QUALITY.md
 		}
 		if f.AUC < target {
 			t.Errorf("%s: AUC %.3f below %.2f", f.Kind, f.AUC, target)

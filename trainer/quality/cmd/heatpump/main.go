@@ -4,6 +4,9 @@
 // following test window.
 //
 //	go run ./trainer/quality/cmd/heatpump [--baseline] [--ext 0] [--installations 10] ...
+//
+// It trains as the training job does by default: 30 days, the Extended
+// Isolation Forest with extension level trainer.DefaultExtensionLevel.
 package main
 
 import (
@@ -13,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idmtelemetry/idmtelemetry/trainer"
 	"github.com/idmtelemetry/idmtelemetry/trainer/iforest"
 	"github.com/idmtelemetry/idmtelemetry/trainer/model"
 	"github.com/idmtelemetry/idmtelemetry/trainer/quality"
@@ -22,14 +26,15 @@ func main() {
 	var cfg quality.HeatpumpConfig
 	flag.StringVar(&cfg.Model, "model", "AERO SLM 3-11", "catalog heat-pump model")
 	flag.IntVar(&cfg.Installations, "installations", 20, "installations in the fleet")
-	flag.IntVar(&cfg.TrainDays, "train-days", 7, "days in the training window")
+	flag.IntVar(&cfg.TrainDays, "train-days", 30, "days in the training window, which ends where the test window starts (the training job's default is 30)")
 	flag.IntVar(&cfg.TestDays, "test-days", 4, "days in the test window")
+	testStart := flag.String("test-start", "", "first day of the test window, YYYY-MM-DD (default 2026-02-08)")
 	flag.DurationVar(&cfg.Interval, "interval", 30*time.Second, "record interval")
 	flag.Float64Var(&cfg.TrainFaultRate, "train-faults", 0.2, "fault episodes per installation and day in the training window (-1: none)")
 	flag.Float64Var(&cfg.TestFaultRate, "test-faults", 4, "fault episodes per installation and day in the test window")
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "fleet seed")
 	forestSeed := flag.Uint64("forest-seed", 1, "forest seed")
-	flag.IntVar(&cfg.Forest.ExtensionLevel, "ext", 0, "extension level (0: axis-parallel isolation forest)")
+	flag.IntVar(&cfg.Forest.ExtensionLevel, "ext", trainer.DefaultExtensionLevel, "extension level: 0 for the original, axis-parallel isolation forest (default: the training job's)")
 	flag.BoolVar(&cfg.Features.RawOnly, "baseline", false, "raw fields and counter rates only (the baseline)")
 	flag.BoolVar(&cfg.Features.WithRaw, "with-raw", false, "raw fields and counter rates as well as the derived features")
 	showFeatures := flag.Bool("features", false, "print the chosen features")
@@ -44,6 +49,14 @@ func main() {
 	flag.Parse()
 	cfg.Forest = iforest.Config{Seed: *forestSeed, ExtensionLevel: cfg.Forest.ExtensionLevel, SampleSize: *psi, Trees: *trees}
 
+	if *testStart != "" {
+		t, err := time.Parse(time.DateOnly, *testStart)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "heatpump: --test-start:", err)
+			os.Exit(2)
+		}
+		cfg.TestStart = t
+	}
 	start := time.Now()
 	res, err := quality.Heatpump(cfg)
 	if err != nil {

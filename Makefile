@@ -22,6 +22,10 @@ test: ## Run every test with the race detector (what CI runs).
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(GO) test -short -count=1 ./bench/...
+	# The heat-pump fault evaluation of docs/MODEL_QUALITY.md (about a
+	# minute, without the race detector): fails if a change costs a fault
+	# kind its documented AUC.
+	IDMT_HEATPUMP_EVAL=1 $(GO) test -count=1 -timeout 10m -run '^TestHeatpumpFigures$$' ./trainer/quality/
 
 bench: ## Run the benchmarks (figures go to docs/BENCHMARKS.md).
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)

@@ -120,11 +120,12 @@ type FaultAUC struct {
 	// AUC is the mean over the forests (HeatpumpConfig.Seeds), SD the
 	// sample standard deviation (0 for one forest).
 	AUC, SD float64
-	// Detected counts the episodes in which the first forest scores a row
-	// above the alarm threshold: the score that a share
-	// HeatpumpConfig.FalseAlarms of the normal rows exceeds. Delay is the
-	// median time from an episode's start to its first such row, over
-	// the detected episodes.
+	// Detected counts the episodes in which the first forest scores a
+	// labelled row above the alarm threshold: the score that a share
+	// HeatpumpConfig.FalseAlarms of the unlabelled rows exceeds. Delay is
+	// the median time from an episode's start to its first such row, over
+	// the detected episodes (0 when none is); for the equipment faults it
+	// includes the time before the compressor first runs.
 	Detected int
 	Delay    time.Duration
 }

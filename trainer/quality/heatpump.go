@@ -248,14 +248,12 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		vecs   []float64
 		// labelled holds the times of an installation's labelled rows.
 		labelled = map[simulate.Fault][]time.Time{}
-		episodes = map[simulate.Fault]int{}
-		// rowsOf holds the indices of an installation's labelled rows,
-		// epRows those of each episode (PerEpisode).
+		// rowsOf holds the indices of an installation's labelled rows.
 		rowsOf  = map[simulate.Fault][]int{}
-		epRows  [][]int
 		curInst string
 		// found holds each episode with labelled rows: its kind, start
-		// and labelled rows, for detection.
+		// and labelled rows, for detection and (in the same order as
+		// res.Episodes) PerEpisode.
 		found []foundEpisode
 		// times holds each row's time; the rows from instStart on are
 		// the current installation's.
@@ -299,11 +297,9 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 				}
 			}
 			if len(idx) > 0 {
-				episodes[e.Kind]++
 				found = append(found, foundEpisode{e.Kind, e.Start, idx})
 				if cfg.PerEpisode {
 					res.Episodes = append(res.Episodes, EpisodeAUC{Installation: curInst, Episode: e, Rows: len(idx)})
-					epRows = append(epRows, idx)
 				}
 			}
 		}
@@ -343,8 +339,13 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		}
 	}
 	threshold := features.Quantile(unlabelled, 1-cfg.FalseAlarms)
-	summary := func(name string, eps int, keep func(simulate.Fault) bool) (FaultAUC, error) {
-		fa := FaultAUC{Kind: name, Episodes: eps}
+	summary := func(name string, keep func(simulate.Fault) bool) (FaultAUC, error) {
+		fa := FaultAUC{Kind: name}
+		for _, e := range found {
+			if keep(e.kind) {
+				fa.Episodes++
+			}
+		}
 		fa.Detected, fa.Delay = detect(found, keep, scores[0], times, threshold)
 		aucs := make([]float64, len(docs))
 		for k := range docs {
@@ -359,18 +360,14 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 	}
 	var kinds []simulate.Fault
 	for _, k := range simulate.Faults() {
-		fa, err := summary(k.String(), episodes[k], func(l simulate.Fault) bool { return l == k })
+		fa, err := summary(k.String(), func(l simulate.Fault) bool { return l == k })
 		if err != nil {
 			continue // the kind labelled no row
 		}
 		res.Faults = append(res.Faults, fa)
 		kinds = append(kinds, k)
 	}
-	total := 0
-	for _, n := range episodes {
-		total += n
-	}
-	if res.All, err = summary("all", total, func(simulate.Fault) bool { return true }); err != nil {
+	if res.All, err = summary("all", func(simulate.Fault) bool { return true }); err != nil {
 		return res, fmt.Errorf("test window: %w", err)
 	}
 	if cfg.PerEpisode {
@@ -394,13 +391,13 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		}
 		col := make([]float64, len(labels))
 		for e := range res.Episodes {
-			res.Episodes[e].AUC = epAUC(scores[0], epRows[e])
+			res.Episodes[e].AUC = epAUC(scores[0], found[e].rows)
 			if cfg.PerFeature {
 				for i := range nf {
 					for r := range col {
 						col[r] = math.Abs(vecs[r*nf+i])
 					}
-					res.Episodes[e].PerFeature = append(res.Episodes[e].PerFeature, epAUC(col, epRows[e]))
+					res.Episodes[e].PerFeature = append(res.Episodes[e].PerFeature, epAUC(col, found[e].rows))
 				}
 			}
 		}

@@ -18,7 +18,7 @@ build: ## Build bin/idmtelemetry.
 run: build ## Run server and job scheduler on the embedded default (./var): prints URL, token, keys and a curl example.
 	./$(BIN) run --log-format text
 
-test: ## Run every test with the race detector (what CI runs).
+test: ## Run every test with the race detector, then the heat-pump fault evaluation (what CI runs).
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(GO) test -short -count=1 ./bench/...

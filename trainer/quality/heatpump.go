@@ -60,6 +60,11 @@ type HeatpumpConfig struct {
 	// episode of the same installation out of the normal rows: the
 	// aftermath of a fault, which the temporal features still remember.
 	Grace time.Duration
+	// ByDeviation asks for the AUC per fault kind and deviation band
+	// (HeatpumpResult.Bands): how far the record's faulty fields lie from
+	// the healthy record, which a second, fault-free run of the same
+	// fleet gives (faults never feed back into the simulated plant).
+	ByDeviation bool
 	// FalseAlarms is the share of unlabelled test rows that the alarm
 	// threshold of FaultAUC.Detected lets through, in (0, 1) (0 means the
 	// default, 0.001).
@@ -147,6 +152,26 @@ type HeatpumpResult struct {
 	// Episodes has one entry per fault episode with labelled rows, in
 	// installation and time order (when HeatpumpConfig.PerEpisode is set).
 	Episodes []EpisodeAUC
+	// Bands has, per fault kind in Faults order, the AUC of its labelled
+	// rows in each of DeviationBands against the unlabelled rows, first
+	// forest (when HeatpumpConfig.ByDeviation is set).
+	Bands []BandAUC
+}
+
+// DeviationBands are the upper bounds of the deviation bands of
+// HeatpumpResult.Bands, in the faulty field's unit (K for temperatures):
+// a labelled row falls in the first band whose bound is at least its
+// largest deviation from the healthy record.
+var DeviationBands = []float64{0, 0.5, 1, 2, 5, math.Inf(1)}
+
+// BandAUC is the result for the labelled rows of one kind whose largest
+// deviation from the healthy record lies in (Lo, Hi] ([0, 0] for rows
+// equal to it).
+type BandAUC struct {
+	Kind   string
+	Lo, Hi float64
+	Rows   int
+	AUC    float64
 }
 
 // EpisodeAUC is the result for one fault episode: the AUC of its labelled
@@ -158,6 +183,9 @@ type EpisodeAUC struct {
 	Rows       int
 	AUC        float64
 	PerFeature []float64
+	// Deviation is the largest deviation of a labelled row from the
+	// healthy record (when HeatpumpConfig.ByDeviation is set).
+	Deviation float64
 }
 
 // Heatpump trains a model on the training window exactly as the training
@@ -184,7 +212,7 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 
 	// Pass 1: profile the training window.
 	prof := features.NewProfile()
-	err := eachRow(fleet, train, cfg.TrainDays, func(id string, ts time.Time, row map[string]float64, _ simulate.Fault) {
+	err := eachRow(fleet, train, cfg.TrainDays, false, func(id string, ts time.Time, row map[string]float64, _ simulate.Fault, _ float64) {
 		prof.Add(id, ts, row)
 	}, nil)
 	if err != nil {
@@ -201,7 +229,7 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
 	sample := make([]float64, 0, cfg.SampleRows*nf)
 	var vec []float64
-	err = eachRow(fleet, train, cfg.TrainDays, func(id string, ts time.Time, row map[string]float64, _ simulate.Fault) {
+	err = eachRow(fleet, train, cfg.TrainDays, false, func(id string, ts time.Time, row map[string]float64, _ simulate.Fault, _ float64) {
 		vec = stream.Vector(vec[:0], id, ts, row)
 		res.TrainRows++
 		if len(sample) < cap(sample) {
@@ -245,7 +273,10 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 	var (
 		scores = make([][]float64, len(docs))
 		labels []simulate.Fault
-		vecs   []float64
+		// devs holds each row's deviation from the healthy record
+		// (ByDeviation).
+		devs []float64
+		vecs []float64
 		// labelled holds the times of an installation's labelled rows.
 		labelled = map[simulate.Fault][]time.Time{}
 		// rowsOf holds the indices of an installation's labelled rows.
@@ -261,7 +292,7 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		instStart int
 	)
 	stream = docs[0].Stream()
-	err = eachRow(fleet, test, cfg.TestDays, func(id string, ts time.Time, row map[string]float64, label simulate.Fault) {
+	err = eachRow(fleet, test, cfg.TestDays, cfg.ByDeviation, func(id string, ts time.Time, row map[string]float64, label simulate.Fault, dev float64) {
 		vec = stream.Vector(vec[:0], id, ts, row)
 		for k, d := range docs {
 			scores[k] = append(scores[k], d.ScoreVector(vec))
@@ -272,6 +303,9 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 			prep.Prepare(vecs[n:])
 		}
 		labels = append(labels, label)
+		if cfg.ByDeviation {
+			devs = append(devs, dev)
+		}
 		times = append(times, ts)
 		curInst = id
 		if label != simulate.FaultNone {
@@ -370,6 +404,27 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 	if res.All, err = summary("all", func(simulate.Fault) bool { return true }); err != nil {
 		return res, fmt.Errorf("test window: %w", err)
 	}
+	if cfg.ByDeviation {
+		for _, k := range kinds {
+			lo := -1.0 // the first band holds the rows equal to the healthy record
+			for _, hi := range DeviationBands {
+				ss, ys = ss[:0], ys[:0]
+				for i, l := range labels {
+					if l == simulate.FaultNone || l == k && devs[i] > lo && devs[i] <= hi {
+						ss, ys = append(ss, scores[0][i]), append(ys, l != simulate.FaultNone)
+					}
+				}
+				if n := len(ss) - res.NormalRows; n > 0 {
+					a, err := AUC(ss, ys)
+					if err != nil {
+						return res, err
+					}
+					res.Bands = append(res.Bands, BandAUC{Kind: k.String(), Lo: max(lo, 0), Hi: hi, Rows: n, AUC: a})
+				}
+				lo = hi
+			}
+		}
+	}
 	if cfg.PerEpisode {
 		var normal []float64
 		for i, l := range labels {
@@ -392,6 +447,11 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		col := make([]float64, len(labels))
 		for e := range res.Episodes {
 			res.Episodes[e].AUC = epAUC(scores[0], found[e].rows)
+			if cfg.ByDeviation {
+				for _, i := range found[e].rows {
+					res.Episodes[e].Deviation = max(res.Episodes[e].Deviation, devs[i])
+				}
+			}
 			if cfg.PerFeature {
 				for i := range nf {
 					for r := range col {
@@ -452,29 +512,50 @@ const faultAftermath simulate.Fault = 255
 
 // eachRow generates days of records of each installation, one
 // installation after the other and each in time order, and calls fn with
-// each record as a raw row (reused between calls) and its label, and done
-// (if not nil) with the installation's fault episodes once its rows are
-// done.
-func eachRow(fleet []simulate.Installation, cfg simulate.Config, days int,
-	fn func(id string, ts time.Time, row map[string]float64, label simulate.Fault), done func([]simulate.Episode)) error {
+// each record as a raw row (reused between calls), its label and dev, and
+// done (if not nil) with the installation's fault episodes once its rows
+// are done. With twin, a fault-free generator of the same installation
+// runs alongside, and dev is the largest absolute difference between a
+// record's values and the healthy record's; without, dev is NaN.
+func eachRow(fleet []simulate.Installation, cfg simulate.Config, days int, twin bool,
+	fn func(id string, ts time.Time, row map[string]float64, label simulate.Fault, dev float64), done func([]simulate.Episode)) error {
 	row := map[string]float64{}
-	var recs []simulate.Record
+	var recs, healthy []simulate.Record
+	healthyCfg := cfg
+	healthyCfg.FaultRate = 0
 	for _, inst := range fleet {
 		g, err := simulate.NewGenerator(inst, cfg)
 		if err != nil {
 			return err
 		}
+		var h *simulate.Generator
+		if twin {
+			if h, err = simulate.NewGenerator(inst, healthyCfg); err != nil {
+				return err
+			}
+		}
 		names := g.Fields()
 		for d := 1; d <= days; d++ {
-			recs = g.Generate(recs[:0], cfg.Start.AddDate(0, 0, d))
+			until := cfg.Start.AddDate(0, 0, d)
+			recs = g.Generate(recs[:0], until)
+			if h != nil {
+				healthy = h.Generate(healthy[:0], until)
+			}
 			for i := range recs {
 				r := &recs[i]
 				clear(row)
 				for j, v := range r.Values {
 					row[names[j]] = v
 				}
+				dev := math.NaN()
+				if h != nil {
+					dev = 0
+					for j, v := range r.Values {
+						dev = max(dev, math.Abs(v-healthy[i].Values[j]))
+					}
+				}
 				ts := time.UnixMilli(int64(math.Round(r.Timestamp * 1000))).UTC()
-				fn(inst.ID, ts, row, r.Label)
+				fn(inst.ID, ts, row, r.Label, dev)
 			}
 		}
 		if done != nil {

@@ -94,6 +94,79 @@ func TestHeatpumpSmall(t *testing.T) {
 	if _, err := Heatpump(cfg); err == nil {
 		t.Error("false alarms 5 accepted")
 	}
+
+	// Deviation bands split each kind's rows without changing its result.
+	cfg = smallHeatpump(features.Options{})
+	cfg.ByDeviation, cfg.PerEpisode = true, true
+	banded, err := Heatpump(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(banded.Faults, res.Faults) {
+		t.Errorf("by deviation: %+v, was %+v", banded.Faults, res.Faults)
+	}
+	inBands := map[string]int{}
+	for _, b := range banded.Bands {
+		if b.Rows == 0 || !(b.Lo < b.Hi || b.Lo == 0 && b.Hi == 0) || !(b.AUC >= 0 && b.AUC <= 1) {
+			t.Errorf("band %+v", b)
+		}
+		inBands[b.Kind] += b.Rows
+	}
+	for _, f := range res.Faults {
+		if inBands[f.Kind] != f.Rows {
+			t.Errorf("%s: %d rows in the bands, %d labelled", f.Kind, inBands[f.Kind], f.Rows)
+		}
+	}
+	for _, e := range banded.Episodes {
+		if !(e.Deviation > 0) {
+			t.Errorf("%s episode from %s with %d rows: deviation %v", e.Kind, e.Start, e.Rows, e.Deviation)
+		}
+	}
+}
+
+// TestEachRowTwin checks what the deviation bands rest on: the fault-free
+// twin run gives exactly the unlabelled records, and differs from almost
+// every labelled one.
+func TestEachRowTwin(t *testing.T) {
+	var fleet []simulate.Installation
+	for i := range 3 {
+		inst, err := simulate.NewInstallation(uint64(i+1), "AERO SLM 3-11")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fleet = append(fleet, inst)
+	}
+	cfg := simulate.Config{Start: DefaultTestStart, Interval: time.Minute, FaultRate: 8}
+	var normal, labelled, deviating int
+	err := eachRow(fleet, cfg, 2, true, func(_ string, ts time.Time, _ map[string]float64, label simulate.Fault, dev float64) {
+		switch {
+		case label == simulate.FaultNone:
+			normal++
+			if dev != 0 {
+				t.Fatalf("unlabelled row at %s deviates by %v from the healthy record", ts, dev)
+			}
+		default:
+			labelled++
+			if dev > 0 {
+				deviating++
+			}
+		}
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d unlabelled rows, %d labelled, %d of them deviating", normal, labelled, deviating)
+	if normal == 0 || labelled == 0 || deviating < labelled*9/10 {
+		t.Errorf("%d unlabelled rows, %d labelled, %d of them deviating", normal, labelled, deviating)
+	}
+	err = eachRow(fleet[:1], cfg, 1, false, func(_ string, _ time.Time, _ map[string]float64, _ simulate.Fault, dev float64) {
+		if dev == dev {
+			t.Fatalf("deviation %v without a twin", dev)
+		}
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestDetect(t *testing.T) {
@@ -140,7 +213,7 @@ func TestHeatpumpFigures(t *testing.T) {
 		t.Logf("%-14s %5d episodes %7d rows  AUC %.3f ± %.3f", f.Kind, f.Episodes, f.Rows, f.AUC, f.SD)
 		target := 0.90
 		if f.Kind == "drift" {
-			target = 0.73 // 0.752 documented; see docs/MODEL_QUALITY.md
+			target = 0.80 // 0.825 documented; see docs/MODEL_QUALITY.md
 		}
 		if f.AUC < target {
 			t.Errorf("%s: AUC %.3f below %.2f", f.Kind, f.AUC, target)

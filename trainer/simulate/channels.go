@@ -217,7 +217,9 @@ func buildRegisters() ([]channel, int) {
 
 	// System.
 	temp(chTempOutside, "temp_outside", 1000, prioCore, -40, 50)
-	temp(chTempOutsideAvg, "temp_outside_avg", 1002, prioCore, -40, 50)
+	// The controller's average of the outside probe, not a probe of its
+	// own: no sensor noise and no sensor faults.
+	analog(chTempOutsideAvg, "temp_outside_avg", 1002, prioCore, 1, 0)
 	static("failure_id", 1004, prioCore, Integer, 0, fixed(0))
 	static("status_system", 1005, prioCommon, Integer, 0, fixed(1))
 	integer(chStatusSmartGrid, "status_smart_grid", 1006, prioCommon)

@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -102,6 +103,25 @@ func TestFaults(t *testing.T) {
 			}
 			t.Logf("%v: %d labelled records, %.0f%% changed", kind, labelled, 100*float64(changed)/float64(labelled))
 		})
+	}
+}
+
+// TestComputedNotFaulted checks that sensor faults (stuck, spike, out of
+// range, drift) never hit temp_outside_avg: the controller computes it from
+// the outside probe; it is not a probe that can fail on its own.
+func TestComputedNotFaulted(t *testing.T) {
+	for _, in := range mustFleet(t, 5, 2, 2) {
+		g := mustGenerator(t, in, Config{FaultRate: 1})
+		i := g.Schema().Index("temp_outside_avg")
+		if i < 0 {
+			t.Fatalf("%s: no temp_outside_avg", in.Model)
+		}
+		if slices.Contains(g.faults.sensors, i) || slices.Contains(g.faults.temps, i) {
+			t.Errorf("%s: temp_outside_avg can suffer sensor faults", in.Model)
+		}
+		if !slices.Contains(g.faults.temps, g.Schema().Index("temp_outside")) {
+			t.Errorf("%s: the outside probe cannot", in.Model)
+		}
 	}
 }
 

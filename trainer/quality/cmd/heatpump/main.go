@@ -45,6 +45,7 @@ func main() {
 	flag.DurationVar(&cfg.Grace, "grace", 0, "leave the unlabelled rows this long after an episode out of the normal rows")
 	psi := flag.Int("psi", 256, "rows per tree (ψ)")
 	trees := flag.Int("trees", 100, "trees (t)")
+	flag.BoolVar(&cfg.ByDeviation, "by-deviation", false, "print the AUC per fault kind and band of the faulty fields' deviation from the healthy record (a second, fault-free run)")
 	kindsFlag := flag.String("kinds", "", "with --per-episode: comma-separated fault kinds to print (default all)")
 	flag.Parse()
 	cfg.Forest = iforest.Config{Seed: *forestSeed, ExtensionLevel: cfg.Forest.ExtensionLevel, SampleSize: *psi, Trees: *trees}
@@ -89,6 +90,9 @@ func main() {
 			}
 		}
 		fmt.Printf("\n%-14s %-14s %-5s %6s %6s  %-32s", "episode", "installation", "start", "hours", "AUC", "fields")
+		if cfg.ByDeviation {
+			fmt.Printf(" %9s", "deviation")
+		}
 		if cfg.PerFeature {
 			for _, f := range res.Document.Features {
 				fmt.Printf(" %7.7s", f.Name)
@@ -105,11 +109,25 @@ func main() {
 			}
 			fmt.Printf("%-14s %-14.14s %-5s %6.1f %6.3f  %-32.32s", e.Kind, e.Installation, e.Start.Format("02T15"),
 				e.End.Sub(e.Start).Hours(), e.AUC, fields)
+			if cfg.ByDeviation {
+				fmt.Printf(" %9.4g", e.Deviation)
+			}
 			for _, a := range e.PerFeature {
 				fmt.Printf(" %7.3f", a)
 			}
 			fmt.Println()
 		}
+	}
+	if cfg.ByDeviation {
+		fmt.Printf("\n%-14s %-13s %8s  %s\n", "fault", "deviation", "rows", "AUC (first forest)")
+		for _, b := range res.Bands {
+			band := fmt.Sprintf("(%g, %g]", b.Lo, b.Hi)
+			if b.Hi == 0 {
+				band = "none"
+			}
+			fmt.Printf("%-14s %-13s %8d  %.3f\n", b.Kind, band, b.Rows, b.AUC)
+		}
+		fmt.Println("(deviation: the largest difference between the record's values and the healthy record's, in the field's unit)")
 	}
 	if cfg.PerFeature {
 		fmt.Printf("\n%-36s", "feature AUC alone")

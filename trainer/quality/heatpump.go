@@ -60,10 +60,10 @@ type HeatpumpConfig struct {
 	// episode of the same installation out of the normal rows: the
 	// aftermath of a fault, which the temporal features still remember.
 	Grace time.Duration
-	// ByDeviation asks for the AUC per fault kind and deviation band
-	// (HeatpumpResult.Bands): how far the record's faulty fields lie from
-	// the healthy record, which a second, fault-free run of the same
-	// fleet gives (faults never feed back into the simulated plant).
+	// ByDeviation asks for the AUC per sensor-fault kind and deviation
+	// band (HeatpumpResult.Bands): how far the faulty sensor lies from the
+	// healthy record, which a second, fault-free run of the same fleet
+	// gives (faults never feed back into the simulated plant).
 	ByDeviation bool
 	// FalseAlarms is the share of unlabelled test rows that the alarm
 	// threshold of FaultAUC.Detected lets through, in (0, 1) (0 means the
@@ -152,9 +152,11 @@ type HeatpumpResult struct {
 	// Episodes has one entry per fault episode with labelled rows, in
 	// installation and time order (when HeatpumpConfig.PerEpisode is set).
 	Episodes []EpisodeAUC
-	// Bands has, per fault kind in Faults order, the AUC of its labelled
-	// rows in each of DeviationBands against the unlabelled rows, first
-	// forest (when HeatpumpConfig.ByDeviation is set).
+	// Bands has, per fault kind in Faults order whose every episode hits
+	// one field (the sensor faults), the AUC of its labelled rows in each
+	// of DeviationBands against the unlabelled rows, first forest (when
+	// HeatpumpConfig.ByDeviation is set). Faults of several fields mix
+	// their units (kW, bar, K, states), so they have no bands.
 	Bands []BandAUC
 }
 
@@ -183,8 +185,9 @@ type EpisodeAUC struct {
 	Rows       int
 	AUC        float64
 	PerFeature []float64
-	// Deviation is the largest deviation of a labelled row from the
-	// healthy record (when HeatpumpConfig.ByDeviation is set).
+	// Deviation is the largest deviation of a labelled row's fields from
+	// the healthy record, each in its unit (when HeatpumpConfig.ByDeviation
+	// is set).
 	Deviation float64
 }
 
@@ -282,6 +285,8 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		// rowsOf holds the indices of an installation's labelled rows.
 		rowsOf  = map[simulate.Fault][]int{}
 		curInst string
+		// several holds the kinds with an episode of several fields.
+		several = map[simulate.Fault]bool{}
 		// found holds each episode with labelled rows: its kind, start
 		// and labelled rows, for detection and (in the same order as
 		// res.Episodes) PerEpisode.
@@ -324,6 +329,7 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		}
 		instStart = len(labels)
 		for _, e := range eps {
+			several[e.Kind] = several[e.Kind] || len(e.Fields) != 1
 			var idx []int
 			for j, ts := range labelled[e.Kind] {
 				if !ts.Before(e.Start) && ts.Before(e.End) {
@@ -406,6 +412,9 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 	}
 	if cfg.ByDeviation {
 		for _, k := range kinds {
+			if several[k] {
+				continue
+			}
 			lo := -1.0 // the first band holds the rows equal to the healthy record
 			for _, hi := range DeviationBands {
 				ss, ys = ss[:0], ys[:0]

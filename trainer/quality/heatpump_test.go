@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"math"
 	"os"
 	"reflect"
 	"testing"
@@ -105,16 +106,28 @@ func TestHeatpumpSmall(t *testing.T) {
 	if !reflect.DeepEqual(banded.Faults, res.Faults) {
 		t.Errorf("by deviation: %+v, was %+v", banded.Faults, res.Faults)
 	}
-	inBands := map[string]int{}
+	// The sensor faults have bands, whose rows are the kind's and whose
+	// AUCs, weighted by rows, are the kind's AUC (one forest); faults of
+	// several fields (mixed units) have none.
+	rows, weighted := map[string]int{}, map[string]float64{}
 	for _, b := range banded.Bands {
-		if b.Rows == 0 || !(b.Lo < b.Hi || b.Lo == 0 && b.Hi == 0) || !(b.AUC >= 0 && b.AUC <= 1) {
+		if !(b.Lo < b.Hi || b.Lo == 0 && b.Hi == 0) || !(b.AUC >= 0 && b.AUC <= 1) {
 			t.Errorf("band %+v", b)
 		}
-		inBands[b.Kind] += b.Rows
+		rows[b.Kind] += b.Rows
+		weighted[b.Kind] += float64(b.Rows) * b.AUC
 	}
+	sensor := map[string]bool{"stuck": true, "spike": true, "out_of_range": true, "drift": true}
 	for _, f := range res.Faults {
-		if inBands[f.Kind] != f.Rows {
-			t.Errorf("%s: %d rows in the bands, %d labelled", f.Kind, inBands[f.Kind], f.Rows)
+		switch {
+		case !sensor[f.Kind]:
+			if rows[f.Kind] != 0 {
+				t.Errorf("%s: %d rows in deviation bands", f.Kind, rows[f.Kind])
+			}
+		case rows[f.Kind] != f.Rows:
+			t.Errorf("%s: %d rows in the bands, %d labelled", f.Kind, rows[f.Kind], f.Rows)
+		case math.Abs(weighted[f.Kind]/float64(f.Rows)-f.AUC) > 1e-9:
+			t.Errorf("%s: bands average AUC %v, the kind's is %v", f.Kind, weighted[f.Kind]/float64(f.Rows), f.AUC)
 		}
 	}
 	for _, e := range banded.Episodes {

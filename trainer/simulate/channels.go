@@ -217,8 +217,10 @@ func buildRegisters() ([]channel, int) {
 
 	// System.
 	temp(chTempOutside, "temp_outside", 1000, prioCore, -40, 50)
-	// The controller's average of the outside probe, not a probe of its
-	// own: no sensor noise and no sensor faults.
+	// The controller's average of the outside temperature, not a probe of
+	// its own: no sensor noise and no sensor faults. The plant averages the
+	// true outside temperature, so a faulty outside probe leaves it healthy,
+	// where a real controller's average would follow the probe (slowly).
 	analog(chTempOutsideAvg, "temp_outside_avg", 1002, prioCore, 1, 0)
 	static("failure_id", 1004, prioCore, Integer, 0, fixed(0))
 	static("status_system", 1005, prioCommon, Integer, 0, fixed(1))

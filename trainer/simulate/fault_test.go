@@ -106,15 +106,19 @@ func TestFaults(t *testing.T) {
 	}
 }
 
-// TestComputedNotFaulted checks that sensor faults (stuck, spike, out of
-// range, drift) never hit temp_outside_avg: the controller computes it from
-// the outside probe; it is not a probe that can fail on its own.
+// TestComputedNotFaulted checks that temp_outside_avg has no sensor noise
+// and that sensor faults (stuck, spike, out of range, drift) never hit it:
+// the controller computes it from the outside probe; it is not a probe that
+// can fail on its own.
 func TestComputedNotFaulted(t *testing.T) {
 	for _, in := range mustFleet(t, 5, 2, 2) {
 		g := mustGenerator(t, in, Config{FaultRate: 1})
 		i := g.Schema().Index("temp_outside_avg")
 		if i < 0 {
 			t.Fatalf("%s: no temp_outside_avg", in.Model)
+		}
+		if c := g.Schema().chans[i]; c.class != notSensor || c.noise != 0 {
+			t.Errorf("%s: temp_outside_avg is a sensor (class %d, noise %v)", in.Model, c.class, c.noise)
 		}
 		if slices.Contains(g.faults.sensors, i) || slices.Contains(g.faults.temps, i) {
 			t.Errorf("%s: temp_outside_avg can suffer sensor faults", in.Model)

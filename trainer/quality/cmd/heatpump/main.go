@@ -45,7 +45,7 @@ func main() {
 	flag.DurationVar(&cfg.Grace, "grace", 0, "leave the unlabelled rows this long after an episode out of the normal rows")
 	psi := flag.Int("psi", 256, "rows per tree (ψ)")
 	trees := flag.Int("trees", 100, "trees (t)")
-	flag.BoolVar(&cfg.ByDeviation, "by-deviation", false, "print the AUC per fault kind and band of the faulty fields' deviation from the healthy record (a second, fault-free run)")
+	flag.BoolVar(&cfg.ByDeviation, "by-deviation", false, "print the AUC per sensor-fault kind and band of the faulty sensor's deviation from the healthy record (a second, fault-free run)")
 	kindsFlag := flag.String("kinds", "", "with --per-episode: comma-separated fault kinds to print (default all)")
 	flag.Parse()
 	cfg.Forest = iforest.Config{Seed: *forestSeed, ExtensionLevel: cfg.Forest.ExtensionLevel, SampleSize: *psi, Trees: *trees}
@@ -127,7 +127,8 @@ func main() {
 			}
 			fmt.Printf("%-14s %-13s %8d  %.3f\n", b.Kind, band, b.Rows, b.AUC)
 		}
-		fmt.Println("(deviation: the largest difference between the record's values and the healthy record's, in the field's unit)")
+		fmt.Println("(deviation: the difference between the faulty sensor's value and the healthy record's, in its unit;\n" +
+			" kinds that change several fields at once have no bands)")
 	}
 	if cfg.PerFeature {
 		fmt.Printf("\n%-36s", "feature AUC alone")

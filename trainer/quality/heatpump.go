@@ -280,8 +280,6 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		// (ByDeviation).
 		devs []float64
 		vecs []float64
-		// labelled holds the times of an installation's labelled rows.
-		labelled = map[simulate.Fault][]time.Time{}
 		// rowsOf holds the indices of an installation's labelled rows.
 		rowsOf  = map[simulate.Fault][]int{}
 		curInst string
@@ -314,7 +312,6 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		times = append(times, ts)
 		curInst = id
 		if label != simulate.FaultNone {
-			labelled[label] = append(labelled[label], ts)
 			rowsOf[label] = append(rowsOf[label], len(labels)-1)
 		}
 	}, func(eps []simulate.Episode) {
@@ -331,9 +328,9 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		for _, e := range eps {
 			several[e.Kind] = several[e.Kind] || len(e.Fields) != 1
 			var idx []int
-			for j, ts := range labelled[e.Kind] {
-				if !ts.Before(e.Start) && ts.Before(e.End) {
-					idx = append(idx, rowsOf[e.Kind][j])
+			for _, i := range rowsOf[e.Kind] {
+				if !times[i].Before(e.Start) && times[i].Before(e.End) {
+					idx = append(idx, i)
 				}
 			}
 			if len(idx) > 0 {
@@ -343,7 +340,6 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 				}
 			}
 		}
-		clear(labelled)
 		clear(rowsOf)
 	})
 	if err != nil {
@@ -355,20 +351,25 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 			res.NormalRows++
 		}
 	}
-	// auc returns the AUC of score against the rows of kinds keep versus
+	// aucRows returns the AUC of score on the labelled rows that keep
+	// accepts (by index) versus the normal rows, and their count.
 	// the normal rows.
 	var ss []float64
 	var ys []bool
-	auc := func(score []float64, keep func(simulate.Fault) bool) (float64, int, error) {
+	aucRows := func(score []float64, keep func(int) bool) (float64, int, error) {
 		ss, ys = ss[:0], ys[:0]
 		for i, l := range labels {
-			if l == simulate.FaultNone || l != faultAftermath && keep(l) {
+			if l == simulate.FaultNone || l != faultAftermath && keep(i) {
 				ss = append(ss, score[i])
 				ys = append(ys, l != simulate.FaultNone)
 			}
 		}
 		a, err := AUC(ss, ys)
 		return a, len(ss) - res.NormalRows, err
+	}
+	// auc is aucRows for the rows of the kinds keep accepts.
+	auc := func(score []float64, keep func(simulate.Fault) bool) (float64, int, error) {
+		return aucRows(score, func(i int) bool { return keep(labels[i]) })
 	}
 	// The alarm threshold counts every unlabelled row, Grace's too: in
 	// operation they would raise the alarms.
@@ -417,14 +418,8 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 			}
 			lo := -1.0 // the first band holds the rows equal to the healthy record
 			for _, hi := range DeviationBands {
-				ss, ys = ss[:0], ys[:0]
-				for i, l := range labels {
-					if l == simulate.FaultNone || l == k && devs[i] > lo && devs[i] <= hi {
-						ss, ys = append(ss, scores[0][i]), append(ys, l != simulate.FaultNone)
-					}
-				}
-				if n := len(ss) - res.NormalRows; n > 0 {
-					a, err := AUC(ss, ys)
+				a, n, err := aucRows(scores[0], func(i int) bool { return labels[i] == k && devs[i] > lo && devs[i] <= hi })
+				if n > 0 {
 					if err != nil {
 						return res, err
 					}
@@ -435,17 +430,17 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		}
 	}
 	if cfg.PerEpisode {
-		var normal []float64
+		var normal []int
 		for i, l := range labels {
 			if l == simulate.FaultNone {
-				normal = append(normal, float64(i))
+				normal = append(normal, i)
 			}
 		}
 		// epAUC is the AUC of score on the rows idx against the normal rows.
 		epAUC := func(score []float64, idx []int) float64 {
 			ss, ys = ss[:0], ys[:0]
 			for _, i := range normal {
-				ss, ys = append(ss, score[int(i)]), append(ys, false)
+				ss, ys = append(ss, score[i]), append(ys, false)
 			}
 			for _, i := range idx {
 				ss, ys = append(ss, score[i]), append(ys, true)

@@ -2,8 +2,10 @@ package quality
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/idmtelemetry/idmtelemetry/trainer/features"
@@ -65,6 +67,10 @@ type HeatpumpConfig struct {
 	// healthy record, which a second, fault-free run of the same fleet
 	// gives (faults never feed back into the simulated plant).
 	ByDeviation bool
+	// ByField asks for the AUC per sensor-fault kind and faulty field
+	// (HeatpumpResult.Fields), and whether the model's residual feature
+	// predicts that field from the others.
+	ByField bool
 	// FalseAlarms is the share of unlabelled test rows that the alarm
 	// threshold of FaultAUC.Detected lets through, in (0, 1) (0 means the
 	// default, 0.001).
@@ -158,6 +164,23 @@ type HeatpumpResult struct {
 	// HeatpumpConfig.ByDeviation is set). Faults of several fields mix
 	// their units (kW, bar, K, states), so they have no bands.
 	Bands []BandAUC
+	// Fields has, per fault kind in Faults order whose every episode hits
+	// one field, the AUC of the labelled rows of each field against the
+	// unlabelled rows, first forest, in field-name order (when
+	// HeatpumpConfig.ByField is set).
+	Fields []FieldAUC
+}
+
+// FieldAUC is the result for the labelled rows of one kind on one field.
+// Against the same unlabelled rows, the AUC of a group of fields is the
+// row-weighted mean of theirs.
+type FieldAUC struct {
+	Kind, Field string
+	// Predicted reports that the first forest's residual feature lists the
+	// field: the other measurements predict it (docs/MODEL_FORMAT.md).
+	Predicted      bool
+	Episodes, Rows int
+	AUC            float64
 }
 
 // DeviationBands are the upper bounds of the deviation bands of
@@ -334,7 +357,11 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 				}
 			}
 			if len(idx) > 0 {
-				found = append(found, foundEpisode{e.Kind, e.Start, idx})
+				field := ""
+				if len(e.Fields) == 1 {
+					field = e.Fields[0]
+				}
+				found = append(found, foundEpisode{e.Kind, e.Start, field, idx})
 				if cfg.PerEpisode {
 					res.Episodes = append(res.Episodes, EpisodeAUC{Installation: curInst, Episode: e, Rows: len(idx)})
 				}
@@ -429,6 +456,41 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 			}
 		}
 	}
+	if cfg.ByField {
+		predicted := map[string]bool{}
+		for _, f := range docs[0].Features {
+			if f.Kind == model.KindResidual {
+				for _, name := range f.Fields {
+					predicted[name] = true
+				}
+			}
+		}
+		for _, k := range kinds {
+			if several[k] {
+				continue
+			}
+			on := map[string][]int{} // field → indices into found
+			for i, e := range found {
+				if e.kind == k {
+					on[e.field] = append(on[e.field], i)
+				}
+			}
+			for _, field := range slices.Sorted(maps.Keys(on)) {
+				fa := FieldAUC{Kind: k.String(), Field: field, Predicted: predicted[field], Episodes: len(on[field])}
+				in := make([]bool, len(labels))
+				for _, e := range on[field] {
+					for _, i := range found[e].rows {
+						in[i] = true
+					}
+				}
+				var err error
+				if fa.AUC, fa.Rows, err = aucRows(scores[0], func(i int) bool { return in[i] }); err != nil {
+					return res, err
+				}
+				res.Fields = append(res.Fields, fa)
+			}
+		}
+	}
 	if cfg.PerEpisode {
 		var normal []int
 		for i, l := range labels {
@@ -486,6 +548,7 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 type foundEpisode struct {
 	kind  simulate.Fault
 	start time.Time
+	field string // the field of a one-field episode, else ""
 	rows  []int
 }
 

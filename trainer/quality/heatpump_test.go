@@ -96,9 +96,10 @@ func TestHeatpumpSmall(t *testing.T) {
 		t.Error("false alarms 5 accepted")
 	}
 
-	// Deviation bands split each kind's rows without changing its result.
+	// Deviation bands and faulty fields split each kind's rows without
+	// changing its result.
 	cfg = smallHeatpump(features.Options{})
-	cfg.ByDeviation, cfg.PerEpisode = true, true
+	cfg.ByDeviation, cfg.ByField, cfg.PerEpisode = true, true, true
 	banded, err := Heatpump(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -106,28 +107,69 @@ func TestHeatpumpSmall(t *testing.T) {
 	if !reflect.DeepEqual(banded.Faults, res.Faults) {
 		t.Errorf("by deviation: %+v, was %+v", banded.Faults, res.Faults)
 	}
-	// The sensor faults have bands, whose rows are the kind's and whose
-	// AUCs, weighted by rows, are the kind's AUC (one forest); faults of
-	// several fields (mixed units) have none.
-	rows, weighted := map[string]int{}, map[string]float64{}
+	// The sensor faults have bands and fields, whose rows are the kind's
+	// and whose AUCs, weighted by rows, are the kind's AUC (one forest);
+	// faults of several fields (mixed units) have none.
+	type part struct {
+		kind      string
+		rows, eps int
+		auc       float64
+	}
+	var bands, fields []part
 	for _, b := range banded.Bands {
-		if !(b.Lo < b.Hi || b.Lo == 0 && b.Hi == 0) || !(b.AUC >= 0 && b.AUC <= 1) {
+		if !(b.Lo < b.Hi || b.Lo == 0 && b.Hi == 0) {
 			t.Errorf("band %+v", b)
 		}
-		rows[b.Kind] += b.Rows
-		weighted[b.Kind] += float64(b.Rows) * b.AUC
+		bands = append(bands, part{kind: b.Kind, rows: b.Rows, auc: b.AUC})
+	}
+	predicted := map[string]bool{}
+	for _, f := range banded.Document.Features {
+		if f.Kind == "residual" {
+			for _, name := range f.Fields {
+				predicted[name] = true
+			}
+		}
+	}
+	if len(predicted) == 0 {
+		t.Fatal("no residual feature")
+	}
+	yes := 0
+	for _, f := range banded.Fields {
+		if f.Field == "" || f.Predicted != predicted[f.Field] {
+			t.Errorf("field %+v: residual lists it: %v", f, predicted[f.Field])
+		}
+		if f.Predicted {
+			yes++
+		}
+		fields = append(fields, part{f.Kind, f.Rows, f.Episodes, f.AUC})
+	}
+	if yes == 0 {
+		t.Errorf("none of %d faulty fields predicted", len(banded.Fields))
 	}
 	sensor := map[string]bool{"stuck": true, "spike": true, "out_of_range": true, "drift": true}
-	for _, f := range res.Faults {
-		switch {
-		case !sensor[f.Kind]:
-			if rows[f.Kind] != 0 {
-				t.Errorf("%s: %d rows in deviation bands", f.Kind, rows[f.Kind])
+	for name, parts := range map[string][]part{"bands": bands, "fields": fields} {
+		rows, eps, weighted := map[string]int{}, map[string]int{}, map[string]float64{}
+		for _, p := range parts {
+			if !(p.auc >= 0 && p.auc <= 1) || p.rows <= 0 {
+				t.Errorf("%s: %+v", name, p)
 			}
-		case rows[f.Kind] != f.Rows:
-			t.Errorf("%s: %d rows in the bands, %d labelled", f.Kind, rows[f.Kind], f.Rows)
-		case math.Abs(weighted[f.Kind]/float64(f.Rows)-f.AUC) > 1e-9:
-			t.Errorf("%s: bands average AUC %v, the kind's is %v", f.Kind, weighted[f.Kind]/float64(f.Rows), f.AUC)
+			rows[p.kind] += p.rows
+			eps[p.kind] += p.eps
+			weighted[p.kind] += float64(p.rows) * p.auc
+		}
+		for _, f := range res.Faults {
+			switch {
+			case !sensor[f.Kind]:
+				if rows[f.Kind] != 0 {
+					t.Errorf("%s: %s: %d rows", name, f.Kind, rows[f.Kind])
+				}
+			case rows[f.Kind] != f.Rows:
+				t.Errorf("%s: %s: %d rows, %d labelled", name, f.Kind, rows[f.Kind], f.Rows)
+			case name == "fields" && eps[f.Kind] != f.Episodes:
+				t.Errorf("fields: %s: %d episodes, %d in all", f.Kind, eps[f.Kind], f.Episodes)
+			case math.Abs(weighted[f.Kind]/float64(f.Rows)-f.AUC) > 1e-9:
+				t.Errorf("%s: %s: average AUC %v, the kind's is %v", name, f.Kind, weighted[f.Kind]/float64(f.Rows), f.AUC)
+			}
 		}
 	}
 	for _, e := range banded.Episodes {
@@ -190,10 +232,10 @@ func TestDetect(t *testing.T) {
 	}
 	score := []float64{0, 5, 0, 0, 3, 9, 0, 2, 8, 1}
 	eps := []foundEpisode{
-		{simulate.FaultStuck, t0, []int{0, 1, 2}},                      // row 1: after 1 min
-		{simulate.FaultStuck, t0.Add(3 * time.Minute), []int{3, 4, 5}}, // row 5: 2 min
-		{simulate.FaultStuck, t0.Add(6 * time.Minute), []int{6, 7}},    // never above 4
-		{simulate.FaultDrift, t0.Add(7 * time.Minute), []int{8, 9}},    // row 8: 1 min
+		{simulate.FaultStuck, t0, "a", []int{0, 1, 2}},                      // row 1: after 1 min
+		{simulate.FaultStuck, t0.Add(3 * time.Minute), "a", []int{3, 4, 5}}, // row 5: 2 min
+		{simulate.FaultStuck, t0.Add(6 * time.Minute), "b", []int{6, 7}},    // never above 4
+		{simulate.FaultDrift, t0.Add(7 * time.Minute), "a", []int{8, 9}},    // row 8: 1 min
 	}
 	stuck := func(k simulate.Fault) bool { return k == simulate.FaultStuck }
 	if n, d := detect(eps, stuck, score, times, 4); n != 2 || d != 90*time.Second {

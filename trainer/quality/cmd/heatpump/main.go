@@ -46,6 +46,7 @@ func main() {
 	psi := flag.Int("psi", 256, "rows per tree (ψ)")
 	trees := flag.Int("trees", 100, "trees (t)")
 	flag.BoolVar(&cfg.ByDeviation, "by-deviation", false, "print the AUC per sensor-fault kind and band of the faulty sensor's deviation from the healthy record (a second, fault-free run)")
+	flag.BoolVar(&cfg.ByField, "by-field", false, "print the AUC per sensor-fault kind and faulty field, and for the fields the residual feature predicts and those it does not")
 	kindsFlag := flag.String("kinds", "", "with --per-episode: comma-separated fault kinds to print (default all)")
 	flag.Parse()
 	cfg.Forest = iforest.Config{Seed: *forestSeed, ExtensionLevel: cfg.Forest.ExtensionLevel, SampleSize: *psi, Trees: *trees}
@@ -130,6 +131,9 @@ func main() {
 		fmt.Println("(deviation: the difference between the faulty sensor's value and the healthy record's, in its unit;\n" +
 			" kinds that change several fields at once have no bands)")
 	}
+	if cfg.ByField {
+		printFields(res.Fields)
+	}
 	if cfg.PerFeature {
 		fmt.Printf("\n%-36s", "feature AUC alone")
 		for _, f := range res.Faults {
@@ -144,6 +148,49 @@ func main() {
 			fmt.Println()
 		}
 	}
+}
+
+// printFields prints the AUC per sensor-fault kind and field, then per kind
+// for the fields the residual feature predicts and for the others: against
+// the same unlabelled rows, a group's AUC is the row-weighted mean of its
+// fields'.
+func printFields(fields []quality.FieldAUC) {
+	fmt.Printf("\n%-14s %-36s %-9s %8s %8s  %s\n", "fault", "field", "predicted", "episodes", "rows", "AUC (first forest)")
+	type group struct {
+		episodes, rows int
+		sum            float64
+	}
+	groups := map[string]*[2]group{}
+	var kinds []string
+	for _, f := range fields {
+		fmt.Printf("%-14s %-36s %-9s %8d %8d  %.3f\n", f.Kind, f.Field, yesNo(f.Predicted), f.Episodes, f.Rows, f.AUC)
+		if groups[f.Kind] == nil {
+			groups[f.Kind] = new([2]group)
+			kinds = append(kinds, f.Kind)
+		}
+		g := &groups[f.Kind][0]
+		if f.Predicted {
+			g = &groups[f.Kind][1]
+		}
+		g.episodes += f.Episodes
+		g.rows += f.Rows
+		g.sum += f.AUC * float64(f.Rows)
+	}
+	for _, k := range kinds {
+		for i, g := range groups[k] {
+			if g.rows > 0 {
+				fmt.Printf("%-14s %-36s %-9s %8d %8d  %.3f\n", k, "(all fields)", yesNo(i == 1), g.episodes, g.rows, g.sum/float64(g.rows))
+			}
+		}
+	}
+	fmt.Println("(predicted: the residual feature lists the field, as the other measurements predict it)")
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 func describe(f model.Feature) string {

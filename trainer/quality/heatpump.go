@@ -232,192 +232,37 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		}
 		fleet[i] = inst
 	}
-	testStart := cfg.TestStart
-	trainStart := testStart.AddDate(0, 0, -cfg.TrainDays)
-	train := simulate.Config{Start: trainStart, Interval: cfg.Interval, FaultRate: cfg.TrainFaultRate}
+	docs, trainRows, err := trainForests(cfg, fleet)
+	if err != nil {
+		return res, err
+	}
+	res.Document, res.TrainRows = docs[0], trainRows
+	t, err := scoreTest(cfg, fleet, docs)
+	if err != nil {
+		return res, err
+	}
+	res.TestRows, res.NormalRows = len(t.labels), len(t.normal)
 
-	// Pass 1: profile the training window.
-	prof := features.NewProfile()
-	err := eachRow(fleet, train, cfg.TrainDays, false, func(id string, ts time.Time, row map[string]float64, _ simulate.Fault, _ float64) {
-		prof.Add(id, ts, row)
-	}, nil)
-	if err != nil {
-		return res, err
-	}
-	feats, err := prof.Choose(cfg.Features)
-	if err != nil {
-		return res, err
-	}
-
-	// Pass 2: stream the feature vectors into a uniform reservoir.
-	stream := model.NewStream(feats)
-	nf := len(feats)
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
-	sample := make([]float64, 0, cfg.SampleRows*nf)
-	var vec []float64
-	err = eachRow(fleet, train, cfg.TrainDays, false, func(id string, ts time.Time, row map[string]float64, _ simulate.Fault, _ float64) {
-		vec = stream.Vector(vec[:0], id, ts, row)
-		res.TrainRows++
-		if len(sample) < cap(sample) {
-			sample = append(sample, vec...)
-		} else if j := rng.Int64N(res.TrainRows); j < int64(cfg.SampleRows) {
-			copy(sample[int(j)*nf:], vec)
-		}
-	}, nil)
-	if err != nil {
-		return res, err
-	}
-	rows := make([][]float64, len(sample)/nf)
-	for i := range rows {
-		rows[i] = sample[i*nf : (i+1)*nf]
-	}
-	feats = features.Fit(feats, rows)
-	prep := model.Document{Features: feats}
-	for _, r := range rows {
-		prep.Prepare(r)
-	}
-	docs := make([]*model.Document, cfg.Seeds)
-	for k := range docs {
-		fc := cfg.Forest
-		fc.Seed += uint64(k)
-		forest, err := iforest.Fit(iforest.Matrix{Data: sample, Rows: len(rows), Cols: nf}, fc)
-		if err != nil {
-			return res, err
-		}
-		docs[k], err = forest.Document(feats, "robust", model.Metadata{
-			HeatpumpModel: cfg.Model, WindowFrom: trainStart, WindowTo: testStart,
-			Rows: int64(len(rows)), Installations: int64(len(fleet)), Seed: fc.Seed,
-		})
-		if err != nil {
-			return res, err
-		}
-	}
-	res.Document = docs[0]
-
-	// Test window: score every row through a fresh stream with every forest.
-	test := simulate.Config{Start: testStart, Interval: cfg.Interval, FaultRate: cfg.TestFaultRate}
-	var (
-		scores = make([][]float64, len(docs))
-		labels []simulate.Fault
-		// devs holds each row's deviation from the healthy record
-		// (ByDeviation).
-		devs []float64
-		vecs []float64
-		// rowsOf holds the indices of an installation's labelled rows.
-		rowsOf  = map[simulate.Fault][]int{}
-		curInst string
-		// several holds the kinds with an episode of several fields.
-		several = map[simulate.Fault]bool{}
-		// found holds each episode with labelled rows: its kind, start
-		// and labelled rows, for detection and (in the same order as
-		// res.Episodes) PerEpisode.
-		found []foundEpisode
-		// times holds each row's time; the rows from instStart on are
-		// the current installation's.
-		times     []time.Time
-		instStart int
-	)
-	stream = docs[0].Stream()
-	err = eachRow(fleet, test, cfg.TestDays, cfg.ByDeviation, func(id string, ts time.Time, row map[string]float64, label simulate.Fault, dev float64) {
-		vec = stream.Vector(vec[:0], id, ts, row)
-		for k, d := range docs {
-			scores[k] = append(scores[k], d.ScoreVector(vec))
-		}
-		if cfg.PerFeature {
-			n := len(vecs)
-			vecs = append(vecs, vec...)
-			prep.Prepare(vecs[n:])
-		}
-		labels = append(labels, label)
-		if cfg.ByDeviation {
-			devs = append(devs, dev)
-		}
-		times = append(times, ts)
-		curInst = id
-		if label != simulate.FaultNone {
-			rowsOf[label] = append(rowsOf[label], len(labels)-1)
-		}
-	}, func(eps []simulate.Episode) {
-		if cfg.Grace > 0 {
-			for _, e := range eps {
-				for i := instStart; i < len(labels); i++ {
-					if labels[i] == simulate.FaultNone && !times[i].Before(e.End) && times[i].Before(e.End.Add(cfg.Grace)) {
-						labels[i] = faultAftermath
-					}
-				}
-			}
-		}
-		instStart = len(labels)
-		for _, e := range eps {
-			several[e.Kind] = several[e.Kind] || len(e.Fields) != 1
-			var idx []int
-			for _, i := range rowsOf[e.Kind] {
-				if !times[i].Before(e.Start) && times[i].Before(e.End) {
-					idx = append(idx, i)
-				}
-			}
-			if len(idx) > 0 {
-				field := ""
-				if len(e.Fields) == 1 {
-					field = e.Fields[0]
-				}
-				found = append(found, foundEpisode{e.Kind, e.Start, field, idx})
-				if cfg.PerEpisode {
-					res.Episodes = append(res.Episodes, EpisodeAUC{Installation: curInst, Episode: e, Rows: len(idx)})
-				}
-			}
-		}
-		clear(rowsOf)
-	})
-	if err != nil {
-		return res, err
-	}
-	res.TestRows = len(labels)
-	for _, l := range labels {
-		if l == simulate.FaultNone {
-			res.NormalRows++
-		}
-	}
-	// aucRows returns the AUC of score on the labelled rows that keep
-	// accepts (by index) versus the normal rows, and their count.
-	// the normal rows.
-	var ss []float64
-	var ys []bool
-	aucRows := func(score []float64, keep func(int) bool) (float64, int, error) {
-		ss, ys = ss[:0], ys[:0]
-		for i, l := range labels {
-			if l == simulate.FaultNone || l != faultAftermath && keep(i) {
-				ss = append(ss, score[i])
-				ys = append(ys, l != simulate.FaultNone)
-			}
-		}
-		a, err := AUC(ss, ys)
-		return a, len(ss) - res.NormalRows, err
-	}
-	// auc is aucRows for the rows of the kinds keep accepts.
-	auc := func(score []float64, keep func(simulate.Fault) bool) (float64, int, error) {
-		return aucRows(score, func(i int) bool { return keep(labels[i]) })
-	}
 	// The alarm threshold counts every unlabelled row, Grace's too: in
 	// operation they would raise the alarms.
 	var unlabelled []float64
-	for i, l := range labels {
+	for i, l := range t.labels {
 		if l == simulate.FaultNone || l == faultAftermath {
-			unlabelled = append(unlabelled, scores[0][i])
+			unlabelled = append(unlabelled, t.scores[0][i])
 		}
 	}
 	threshold := features.Quantile(unlabelled, 1-cfg.FalseAlarms)
 	summary := func(name string, keep func(simulate.Fault) bool) (FaultAUC, error) {
 		fa := FaultAUC{Kind: name}
-		for _, e := range found {
+		for _, e := range t.found {
 			if keep(e.kind) {
 				fa.Episodes++
 			}
 		}
-		fa.Detected, fa.Delay = detect(found, keep, scores[0], times, threshold)
+		fa.Detected, fa.Delay = detect(t.found, keep, t.scores[0], t.times, threshold)
 		aucs := make([]float64, len(docs))
 		for k := range docs {
-			a, n, err := auc(scores[k], keep)
+			a, n, err := t.auc(t.scores[k], func(i int) bool { return keep(t.labels[i]) })
 			if err != nil {
 				return fa, err
 			}
@@ -439,109 +284,324 @@ func Heatpump(cfg HeatpumpConfig) (HeatpumpResult, error) {
 		return res, fmt.Errorf("test window: %w", err)
 	}
 	if cfg.ByDeviation {
-		for _, k := range kinds {
-			if several[k] {
-				continue
-			}
-			lo := -1.0 // the first band holds the rows equal to the healthy record
-			for _, hi := range DeviationBands {
-				a, n, err := aucRows(scores[0], func(i int) bool { return labels[i] == k && devs[i] > lo && devs[i] <= hi })
-				if n > 0 {
-					if err != nil {
-						return res, err
-					}
-					res.Bands = append(res.Bands, BandAUC{Kind: k.String(), Lo: max(lo, 0), Hi: hi, Rows: n, AUC: a})
-				}
-				lo = hi
-			}
+		if res.Bands, err = t.bands(kinds); err != nil {
+			return res, err
 		}
 	}
 	if cfg.ByField {
-		predicted := map[string]bool{}
-		for _, f := range docs[0].Features {
-			if f.Kind == model.KindResidual {
-				for _, name := range f.Fields {
-					predicted[name] = true
-				}
-			}
-		}
-		for _, k := range kinds {
-			if several[k] {
-				continue
-			}
-			on := map[string][]int{} // field → indices into found
-			for i, e := range found {
-				if e.kind == k {
-					on[e.field] = append(on[e.field], i)
-				}
-			}
-			for _, field := range slices.Sorted(maps.Keys(on)) {
-				fa := FieldAUC{Kind: k.String(), Field: field, Predicted: predicted[field], Episodes: len(on[field])}
-				in := make([]bool, len(labels))
-				for _, e := range on[field] {
-					for _, i := range found[e].rows {
-						in[i] = true
-					}
-				}
-				var err error
-				if fa.AUC, fa.Rows, err = aucRows(scores[0], func(i int) bool { return in[i] }); err != nil {
-					return res, err
-				}
-				res.Fields = append(res.Fields, fa)
-			}
+		if res.Fields, err = t.fields(kinds, docs[0]); err != nil {
+			return res, err
 		}
 	}
 	if cfg.PerEpisode {
-		var normal []int
-		for i, l := range labels {
-			if l == simulate.FaultNone {
-				normal = append(normal, i)
-			}
-		}
-		// epAUC is the AUC of score on the rows idx against the normal rows.
-		epAUC := func(score []float64, idx []int) float64 {
-			ss, ys = ss[:0], ys[:0]
-			for _, i := range normal {
-				ss, ys = append(ss, score[i]), append(ys, false)
-			}
-			for _, i := range idx {
-				ss, ys = append(ss, score[i]), append(ys, true)
-			}
-			a, _ := AUC(ss, ys)
-			return a
-		}
-		col := make([]float64, len(labels))
-		for e := range res.Episodes {
-			res.Episodes[e].AUC = epAUC(scores[0], found[e].rows)
-			if cfg.ByDeviation {
-				for _, i := range found[e].rows {
-					res.Episodes[e].Deviation = max(res.Episodes[e].Deviation, devs[i])
-				}
-			}
-			if cfg.PerFeature {
-				for i := range nf {
-					for r := range col {
-						col[r] = math.Abs(vecs[r*nf+i])
-					}
-					res.Episodes[e].PerFeature = append(res.Episodes[e].PerFeature, epAUC(col, found[e].rows))
-				}
-			}
-		}
+		res.Episodes = t.perEpisode(cfg.PerFeature, cfg.ByDeviation)
 	}
 	if cfg.PerFeature {
-		col := make([]float64, len(labels))
-		for i := range nf {
-			for r := range col {
-				col[r] = math.Abs(vecs[r*nf+i])
-			}
+		for i := range t.nf {
+			col := t.column(i)
 			aucs := make([]float64, len(kinds))
 			for j, k := range kinds {
-				aucs[j], _, _ = auc(col, func(l simulate.Fault) bool { return l == k })
+				aucs[j], _, _ = t.auc(col, func(r int) bool { return t.labels[r] == k })
 			}
 			res.PerFeature = append(res.PerFeature, aucs)
 		}
 	}
 	return res, nil
+}
+
+// trainForests trains cfg.Seeds forests on the training window as the
+// training job does, on one sample: a Profile pass, Choose, a Stream pass
+// into a uniform reservoir, Fit, then iforest.Fit with seeds cfg.Forest.Seed,
+// cfg.Forest.Seed+1, …. It returns their documents and the training rows.
+func trainForests(cfg HeatpumpConfig, fleet []simulate.Installation) ([]*model.Document, int64, error) {
+	testStart := cfg.TestStart
+	trainStart := testStart.AddDate(0, 0, -cfg.TrainDays)
+	train := simulate.Config{Start: trainStart, Interval: cfg.Interval, FaultRate: cfg.TrainFaultRate}
+
+	// Pass 1: profile the training window.
+	prof := features.NewProfile()
+	err := eachRow(fleet, train, cfg.TrainDays, false, func(id string, ts time.Time, row map[string]float64, _ simulate.Fault, _ float64) {
+		prof.Add(id, ts, row)
+	}, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	feats, err := prof.Choose(cfg.Features)
+	if err != nil {
+		return nil, 0, err
+	}
+
+	// Pass 2: stream the feature vectors into a uniform reservoir.
+	stream := model.NewStream(feats)
+	nf := len(feats)
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
+	sample := make([]float64, 0, cfg.SampleRows*nf)
+	var vec []float64
+	var n int64
+	err = eachRow(fleet, train, cfg.TrainDays, false, func(id string, ts time.Time, row map[string]float64, _ simulate.Fault, _ float64) {
+		vec = stream.Vector(vec[:0], id, ts, row)
+		n++
+		if len(sample) < cap(sample) {
+			sample = append(sample, vec...)
+		} else if j := rng.Int64N(n); j < int64(cfg.SampleRows) {
+			copy(sample[int(j)*nf:], vec)
+		}
+	}, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows := make([][]float64, len(sample)/nf)
+	for i := range rows {
+		rows[i] = sample[i*nf : (i+1)*nf]
+	}
+	feats = features.Fit(feats, rows)
+	prep := model.Document{Features: feats}
+	for _, r := range rows {
+		prep.Prepare(r)
+	}
+	docs := make([]*model.Document, cfg.Seeds)
+	for k := range docs {
+		fc := cfg.Forest
+		fc.Seed += uint64(k)
+		forest, err := iforest.Fit(iforest.Matrix{Data: sample, Rows: len(rows), Cols: nf}, fc)
+		if err != nil {
+			return nil, 0, err
+		}
+		docs[k], err = forest.Document(feats, "robust", model.Metadata{
+			HeatpumpModel: cfg.Model, WindowFrom: trainStart, WindowTo: testStart,
+			Rows: int64(len(rows)), Installations: int64(len(fleet)), Seed: fc.Seed,
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return docs, n, nil
+}
+
+// testRun is the test window scored by every forest: one entry per row,
+// installation after installation, each in time order.
+type testRun struct {
+	// scores[k] holds forest k's scores.
+	scores [][]float64
+	labels []simulate.Fault
+	times  []time.Time
+	// devs holds each row's deviation from the healthy record (ByDeviation).
+	devs []float64
+	// vecs holds the prepared feature vectors, nf per row (PerFeature).
+	vecs []float64
+	nf   int
+	// normal holds the indices of the unlabelled rows outside Grace.
+	normal []int
+	// found holds each episode with labelled rows, in installation and
+	// time order; episodes their public descriptions (PerEpisode).
+	found    []foundEpisode
+	episodes []EpisodeAUC
+	// several holds the kinds with an episode of several fields.
+	several map[simulate.Fault]bool
+	// ss and ys are auc's scratch.
+	ss []float64
+	ys []bool
+}
+
+// scoreTest scores every row of the test window through a fresh stream
+// with every forest.
+func scoreTest(cfg HeatpumpConfig, fleet []simulate.Installation, docs []*model.Document) (*testRun, error) {
+	t := &testRun{scores: make([][]float64, len(docs)), several: map[simulate.Fault]bool{}}
+	var (
+		vec    []float64
+		stream = docs[0].Stream()
+		prep   = docs[0]
+		// rowsOf holds the indices of an installation's labelled rows.
+		rowsOf  = map[simulate.Fault][]int{}
+		curInst string
+		// The rows from instStart on are the current installation's.
+		instStart int
+	)
+	if cfg.PerFeature {
+		t.nf = len(prep.Features)
+	}
+	test := simulate.Config{Start: cfg.TestStart, Interval: cfg.Interval, FaultRate: cfg.TestFaultRate}
+	err := eachRow(fleet, test, cfg.TestDays, cfg.ByDeviation, func(id string, ts time.Time, row map[string]float64, label simulate.Fault, dev float64) {
+		vec = stream.Vector(vec[:0], id, ts, row)
+		for k, d := range docs {
+			t.scores[k] = append(t.scores[k], d.ScoreVector(vec))
+		}
+		if cfg.PerFeature {
+			n := len(t.vecs)
+			t.vecs = append(t.vecs, vec...)
+			prep.Prepare(t.vecs[n:])
+		}
+		t.labels = append(t.labels, label)
+		if cfg.ByDeviation {
+			t.devs = append(t.devs, dev)
+		}
+		t.times = append(t.times, ts)
+		curInst = id
+		if label != simulate.FaultNone {
+			rowsOf[label] = append(rowsOf[label], len(t.labels)-1)
+		}
+	}, func(eps []simulate.Episode) {
+		if cfg.Grace > 0 {
+			for _, e := range eps {
+				for i := instStart; i < len(t.labels); i++ {
+					if t.labels[i] == simulate.FaultNone && !t.times[i].Before(e.End) && t.times[i].Before(e.End.Add(cfg.Grace)) {
+						t.labels[i] = faultAftermath
+					}
+				}
+			}
+		}
+		instStart = len(t.labels)
+		for _, e := range eps {
+			t.several[e.Kind] = t.several[e.Kind] || len(e.Fields) != 1
+			var idx []int
+			for _, i := range rowsOf[e.Kind] {
+				if !t.times[i].Before(e.Start) && t.times[i].Before(e.End) {
+					idx = append(idx, i)
+				}
+			}
+			if len(idx) > 0 {
+				field := ""
+				if len(e.Fields) == 1 {
+					field = e.Fields[0]
+				}
+				t.found = append(t.found, foundEpisode{e.Kind, e.Start, field, idx})
+				if cfg.PerEpisode {
+					t.episodes = append(t.episodes, EpisodeAUC{Installation: curInst, Episode: e, Rows: len(idx)})
+				}
+			}
+		}
+		clear(rowsOf)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, l := range t.labels {
+		if l == simulate.FaultNone {
+			t.normal = append(t.normal, i)
+		}
+	}
+	return t, nil
+}
+
+// auc returns the AUC of score on the labelled rows that keep accepts (by
+// index; never Grace's) against the normal rows, and their count.
+func (t *testRun) auc(score []float64, keep func(int) bool) (float64, int, error) {
+	t.ss, t.ys = t.ss[:0], t.ys[:0]
+	for i, l := range t.labels {
+		if l == simulate.FaultNone || l != faultAftermath && keep(i) {
+			t.ss = append(t.ss, score[i])
+			t.ys = append(t.ys, l != simulate.FaultNone)
+		}
+	}
+	a, err := AUC(t.ss, t.ys)
+	return a, len(t.ss) - len(t.normal), err
+}
+
+// column returns |prepared value| of feature i in every row.
+func (t *testRun) column(i int) []float64 {
+	col := make([]float64, len(t.labels))
+	for r := range col {
+		col[r] = math.Abs(t.vecs[r*t.nf+i])
+	}
+	return col
+}
+
+// bands returns HeatpumpResult.Bands for kinds.
+func (t *testRun) bands(kinds []simulate.Fault) ([]BandAUC, error) {
+	var out []BandAUC
+	for _, k := range kinds {
+		if t.several[k] {
+			continue
+		}
+		lo := -1.0 // the first band holds the rows equal to the healthy record
+		for _, hi := range DeviationBands {
+			a, n, err := t.auc(t.scores[0], func(i int) bool { return t.labels[i] == k && t.devs[i] > lo && t.devs[i] <= hi })
+			if n > 0 {
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, BandAUC{Kind: k.String(), Lo: max(lo, 0), Hi: hi, Rows: n, AUC: a})
+			}
+			lo = hi
+		}
+	}
+	return out, nil
+}
+
+// fields returns HeatpumpResult.Fields for kinds; doc is the first forest's.
+func (t *testRun) fields(kinds []simulate.Fault, doc *model.Document) ([]FieldAUC, error) {
+	predicted := map[string]bool{}
+	for _, f := range doc.Features {
+		if f.Kind == model.KindResidual {
+			for _, name := range f.Fields {
+				predicted[name] = true
+			}
+		}
+	}
+	var out []FieldAUC
+	for _, k := range kinds {
+		if t.several[k] {
+			continue
+		}
+		on := map[string][]int{} // field → indices into found
+		for i, e := range t.found {
+			if e.kind == k {
+				on[e.field] = append(on[e.field], i)
+			}
+		}
+		for _, field := range slices.Sorted(maps.Keys(on)) {
+			fa := FieldAUC{Kind: k.String(), Field: field, Predicted: predicted[field], Episodes: len(on[field])}
+			in := make([]bool, len(t.labels))
+			for _, e := range on[field] {
+				for _, i := range t.found[e].rows {
+					in[i] = true
+				}
+			}
+			var err error
+			if fa.AUC, fa.Rows, err = t.auc(t.scores[0], func(i int) bool { return in[i] }); err != nil {
+				return nil, err
+			}
+			out = append(out, fa)
+		}
+	}
+	return out, nil
+}
+
+// perEpisode returns HeatpumpResult.Episodes: each episode's rows against
+// the normal rows, with the first forest and, with perFeature, each
+// feature alone; with byDeviation, each episode's largest deviation.
+func (t *testRun) perEpisode(perFeature, byDeviation bool) []EpisodeAUC {
+	epAUC := func(score []float64, idx []int) float64 {
+		t.ss, t.ys = t.ss[:0], t.ys[:0]
+		for _, i := range t.normal {
+			t.ss, t.ys = append(t.ss, score[i]), append(t.ys, false)
+		}
+		for _, i := range idx {
+			t.ss, t.ys = append(t.ss, score[i]), append(t.ys, true)
+		}
+		a, _ := AUC(t.ss, t.ys)
+		return a
+	}
+	var cols [][]float64
+	if perFeature {
+		for i := range t.nf {
+			cols = append(cols, t.column(i))
+		}
+	}
+	out := t.episodes
+	for e := range out {
+		rows := t.found[e].rows
+		out[e].AUC = epAUC(t.scores[0], rows)
+		if byDeviation {
+			for _, i := range rows {
+				out[e].Deviation = max(out[e].Deviation, t.devs[i])
+			}
+		}
+		for _, col := range cols {
+			out[e].PerFeature = append(out[e].PerFeature, epAUC(col, rows))
+		}
+	}
+	return out
 }
 
 // foundEpisode is an episode with labelled test rows (their indices).

@@ -558,17 +558,36 @@ func (r *Runner) job(name string) (Job, span, bool) {
 // checkRun verifies that job (or Pipeline) is known and that window is
 // spelled as its windows are.
 func (r *Runner) checkRun(job, window string) error {
+	sp := daily
 	if job == Pipeline {
 		if len(r.pipeline) == 0 {
 			return fmt.Errorf("%w %q: this runner has no nightly pipeline", ErrUnknownJob, job)
 		}
-		return checkWindow(daily, window)
+	} else {
+		var ok bool
+		if _, sp, ok = r.job(job); !ok {
+			return fmt.Errorf("%w %q", ErrUnknownJob, job)
+		}
 	}
-	_, sp, ok := r.job(job)
-	if !ok {
-		return fmt.Errorf("%w %q", ErrUnknownJob, job)
+	if err := checkWindow(sp, window); err != nil {
+		return err
 	}
-	return checkWindow(sp, window)
+	return r.checkEnded(window)
+}
+
+// checkEnded rejects a window that has not ended: its batches are still
+// arriving, and a run recorded done now would make the scheduler skip the
+// window once it has them all.
+func (r *Runner) checkEnded(window string) error {
+	_, end, err := ParseWindow(window)
+	if err != nil {
+		return err
+	}
+	if end.After(r.now()) {
+		return fmt.Errorf("%w %q: it has not ended (it ends at %s), so its batches are still arriving; "+
+			"run it once it has ended (the scheduler does, at its next scheduled time after that)", ErrWindow, window, end.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // RunNow runs one job, or with job Pipeline the whole nightly pipeline in
@@ -680,6 +699,9 @@ func (r *Runner) Backfill(ctx context.Context, from, to time.Time, progress func
 	}
 	if len(r.pipeline) == 0 {
 		return errors.New("backfill: no pipeline")
+	}
+	if err := r.checkEnded(ws[len(ws)-1]); err != nil {
+		return fmt.Errorf("backfill: %w", err)
 	}
 	return r.withLease(ctx, func(ctx context.Context, h *holding) error {
 		p, err := r.newPass(ctx)

@@ -495,7 +495,7 @@ func survivorTakesOver(t *testing.T, open func(...lake.Option) *lake.Bucket, can
 	start(t, r2)
 	select {
 	case <-killed:
-	case <-time.After(5 * time.Second):
+	case <-time.After(20 * time.Second): // generous: two cores under load
 		t.Fatal("r1 did not reach the job")
 	}
 	if cancel {
@@ -596,10 +596,16 @@ func TestRunNowHonoursLease(t *testing.T) {
 			for _, bad := range []struct{ job, window string }{
 				{"train", "2026-03-01T07"}, {"compact-hourly", "2026-03-01"}, {"train", "yesterday"}, {"train", "halted"},
 				{Pipeline, "2026-03-01T07"},
+				// Windows that have not ended: today, this hour, tomorrow.
+				{"train", "2026-03-10"}, {Pipeline, "2026-03-10"}, {"compact-hourly", "2026-03-10T05"}, {Pipeline, "2026-03-11"},
 			} {
 				if _, err := op.RunNow(context.Background(), bad.job, bad.window, true); !errors.Is(err, ErrWindow) {
 					t.Errorf("run now %s %s: %v, want ErrWindow", bad.job, bad.window, err)
 				}
+			}
+			from, _ := lake.ParseDay(dueDays[0])
+			if err := op.Backfill(context.Background(), from, day0, nil); !errors.Is(err, ErrWindow) {
+				t.Errorf("backfill up to today: %v, want ErrWindow", err)
 			}
 			if _, err := op.RunNow(context.Background(), "nope", dueDays[0], true); !errors.Is(err, ErrUnknownJob) {
 				t.Errorf("unknown job: %v", err)

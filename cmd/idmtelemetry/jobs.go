@@ -117,7 +117,9 @@ Jobs: compact, stats, train, publish (nightly, in that order), compact-hourly.`,
 				if err != nil {
 					return fmt.Errorf("--metrics-listen: %w", err)
 				}
-				srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+				mux := http.NewServeMux()
+				mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+				srv := &http.Server{Handler: mux,
 					ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
 				g.Go(func() error {
 					if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -360,7 +362,7 @@ start and printed.`,
 func jobsBanner(jf *jobFlags, dataDir string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  jobs:        nightly pipeline compact → stats → train → publish at %q UTC, compaction at %q\n", jf.sched.cfg.Nightly, jf.sched.cfg.Hourly)
-	fmt.Fprintf(&b, "               run them now: idmtelemetry jobs run pipeline --data-dir %s --day %s\n", dataDir, lake.Day(time.Now().UTC()))
+	fmt.Fprintf(&b, "               run them now: idmtelemetry jobs run pipeline --data-dir %s   (for yesterday, UTC)\n", dataDir)
 	fmt.Fprintf(&b, "               see them:     idmtelemetry jobs status --data-dir %s\n", dataDir)
 	return b.String()
 }

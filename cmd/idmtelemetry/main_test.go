@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -170,5 +171,52 @@ func TestServeEmbeddedDefault(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+// TestJobsMetricsListen checks that `jobs` serves its metrics at
+// --metrics-listen on /metrics, and nothing else there.
+func TestJobsMetricsListen(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"jobs", "--data-dir", t.TempDir(), "--metrics-listen", addr}, &stdout, &stderr)
+	}()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	var code int
+	var body string
+	for deadline := time.Now().Add(20 * time.Second); code != 200 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		code, body = get("/metrics")
+	}
+	if code != 200 || !strings.Contains(body, "idmt_jobs_lease_held") {
+		t.Fatalf("GET /metrics: %d %.300s\nstderr:\n%s", code, body, stderr.String())
+	}
+	if code, body := get("/"); code != http.StatusNotFound {
+		t.Errorf("GET /: %d %.100s, want 404", code, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("jobs returned %v after cancel", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("jobs did not stop")
 	}
 }

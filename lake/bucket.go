@@ -92,7 +92,12 @@ func OpenBucket(ctx context.Context, rawURL string, opts ...Option) (*Bucket, er
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
-		return nil, fmt.Errorf("bucket url %q: want file://DIR, mem://, s3://, gs:// or azblob://", rawURL)
+		return nil, fmt.Errorf("%w %q: want file://DIR, mem://, s3://, gs:// or azblob://", ErrBucketURL, rawURL)
+	}
+	if u.Scheme == "file" {
+		// file:/dir and file:dir would reach gocloud's fileblob, without
+		// this package's fsyncs, links and sidecar-free landing objects.
+		return nil, fmt.Errorf("%w %q: write file:// and the folder, e.g. file:///srv/idmt/bucket or file://./var/bucket", ErrBucketURL, rawURL)
 	}
 	b, err := blob.OpenBucket(ctx, rawURL)
 	if err != nil {
@@ -106,7 +111,7 @@ func openFileBucket(dir, rawURL string, opts ...Option) (*Bucket, error) {
 		dir = dir[:i]
 	}
 	if dir == "" {
-		return nil, fmt.Errorf("bucket url %q: file:// needs a folder, e.g. file://./var/bucket", rawURL)
+		return nil, fmt.Errorf("%w %q: file:// needs a folder, e.g. file://./var/bucket", ErrBucketURL, rawURL)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -143,7 +148,11 @@ func (b *Bucket) Close() error {
 	return b.b.Close()
 }
 
-// Ping reports whether the bucket answers; health checks use it.
+// Ping reports whether the bucket answers; health checks use it. A local
+// bucket must also take a write (a temporary file, removed at once): a
+// folder remounted read-only, or on a full disk, reads fine while every
+// batch fails to land. Other drivers are only asked whether the bucket is
+// accessible, as a write per probe would cost a request each.
 func (b *Bucket) Ping(ctx context.Context) error {
 	if b.dir != "" {
 		fi, err := os.Stat(b.dir)
@@ -152,6 +161,9 @@ func (b *Bucket) Ping(ctx context.Context) error {
 		}
 		if !fi.IsDir() {
 			return fmt.Errorf("bucket folder %s is not a folder", b.dir)
+		}
+		if err := b.probeWrite(); err != nil {
+			return fmt.Errorf("bucket folder %s cannot be written: %w", b.dir, err)
 		}
 		return nil
 	}
@@ -374,6 +386,29 @@ func (b *Bucket) path(key string) (string, error) {
 		return "", fmt.Errorf("key %q cannot name a file of a local bucket", key)
 	}
 	return filepath.Join(b.dir, filepath.FromSlash(key)), nil
+}
+
+// pingKey is the key the fault hook sees for Ping's write probe.
+const pingKey = "_ping"
+
+// probeWrite creates and removes a temporary file at the local bucket's
+// root (listings skip it; Expire removes it if a crash leaves it).
+func (b *Bucket) probeWrite() error {
+	if b.fault != nil {
+		if err := b.fault(OpWrite, pingKey); err != nil {
+			return err
+		}
+	}
+	f, err := createTemp(filepath.Join(b.dir, pingKey))
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	err = f.Close()
+	if rerr := os.Remove(name); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // createTemp creates the temporary file of a write of path, named so that

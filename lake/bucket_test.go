@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -165,6 +167,50 @@ func TestPingMissingBucket(t *testing.T) {
 	}
 	if err := b.Ping(context.Background()); err == nil {
 		t.Fatal("ping of a removed bucket folder succeeded")
+	}
+}
+
+// TestPingNeedsWrites checks that a local bucket that can be read but not
+// written (a read-only remount, a full disk: here the fault hook) fails
+// Ping, and that the probe leaves nothing behind.
+func TestPingNeedsWrites(t *testing.T) {
+	dir := t.TempDir()
+	var readOnly atomic.Bool
+	b, err := OpenBucket(context.Background(), "file://"+dir, WithFault(func(op Op, key string) error {
+		if readOnly.Load() && op == OpWrite {
+			return syscall.EROFS
+		}
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Ping(context.Background()); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("ping left %v", left)
+	}
+	readOnly.Store(true)
+	if err := b.Ping(context.Background()); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("ping of a read-only bucket: %v, want EROFS", err)
+	}
+}
+
+func TestOpenBucketURLs(t *testing.T) {
+	dir := t.TempDir()
+	for _, bad := range []string{"", dir, "file:", "file:" + dir, "file:./var", "file://", "file://?x=1"} {
+		b, err := OpenBucket(context.Background(), bad)
+		if !errors.Is(err, ErrBucketURL) {
+			t.Errorf("OpenBucket(%q): %v, want ErrBucketURL", bad, err)
+		}
+		if b != nil {
+			b.Close()
+		}
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("refused urls created %v", left)
 	}
 }
 

@@ -15,4 +15,7 @@ var (
 	// Parquet, or columns out of the lake's order): an invariant is broken,
 	// and merging into it or reading it on would spread the damage.
 	ErrCorrupt = errors.New("corrupt lake file")
+	// ErrBucketURL reports a bucket URL that names no driver or no folder:
+	// a configuration mistake.
+	ErrBucketURL = errors.New("invalid bucket url")
 )

@@ -202,6 +202,6 @@ For rotation, see docs/OPERATIONS.md.`,
 		ShortHelp:   "Manage the model encryption and signing keys.",
 		FlagSet:     fs,
 		Subcommands: []*ffcli.Command{generate},
-		Exec:        func(context.Context, []string) error { return flag.ErrHelp },
+		Exec:        noSubcommand("idmtelemetry keys"),
 	}
 }

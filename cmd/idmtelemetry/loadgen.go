@@ -52,7 +52,7 @@ func loadgenCommand(stdout, stderr io.Writer) *ffcli.Command {
 	fs.SetOutput(stderr)
 	fs.String("config", "", "optional YAML file of settings (IDMT_CONFIG)")
 	fs.StringVar(&f.url, "url", "https://localhost:8443", "server base URL (IDMT_URL)")
-	fs.StringVar(&f.tokenFile, "token-file", "./var/token", "file whose first line is the bearer token; else IDMT_TOKEN (IDMT_TOKEN_FILE)")
+	fs.StringVar(&f.tokenFile, "token-file", "", "file whose first line is the bearer token (default: the token in IDMT_TOKEN if set, else ./var/token) (IDMT_TOKEN_FILE)")
 	fs.StringVar(&f.cacert, "cacert", "./var/tls/cert.pem", "CA certificate PEM to trust (the generated dev certificate); empty uses the system roots (IDMT_CACERT)")
 	fs.IntVar(&f.installations, "installations", 10, "simulated installations (IDMT_INSTALLATIONS)")
 	fs.IntVar(&f.models, "models", 2, "heat-pump models the installations are spread over (IDMT_MODELS)")
@@ -163,11 +163,17 @@ func (f *loadgenFlags) client() (*http.Client, error) {
 	}, nil
 }
 
+// token returns the bearer token: from --token-file when it is set, else
+// from IDMT_TOKEN, else from the embedded default's ./var/token.
 func (f *loadgenFlags) token() (string, error) {
-	if t := os.Getenv("IDMT_TOKEN"); t != "" {
-		return t, nil
+	file := f.tokenFile
+	if file == "" {
+		if t := os.Getenv("IDMT_TOKEN"); t != "" {
+			return t, nil
+		}
+		file = "./var/token"
 	}
-	data, err := os.ReadFile(f.tokenFile)
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return "", fmt.Errorf("read token: %w (set --token-file or IDMT_TOKEN)", err)
 	}

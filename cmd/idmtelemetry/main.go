@@ -13,6 +13,9 @@ import (
 	"syscall"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/idmtelemetry/idmtelemetry/jobs"
+	"github.com/idmtelemetry/idmtelemetry/lake"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -28,15 +31,29 @@ func main() {
 	}
 }
 
-// usageError marks a mistake in the command line (exit status 2).
+// usageError marks a mistake in the command line or the configuration
+// (exit status 2: running again will not fix it, so systemd's
+// RestartPreventExitStatus=2 stops restarting).
 type usageError struct{ error }
 
 func exitCode(err error) int {
 	var u usageError
-	if errors.As(err, &u) {
+	if errors.As(err, &u) || errors.Is(err, lake.ErrBucketURL) || errors.Is(err, jobs.ErrUnknownJob) || errors.Is(err, jobs.ErrWindow) {
 		return 2
 	}
 	return 1
+}
+
+// noSubcommand is the Exec of a command that only groups subcommands: bare,
+// it prints its help; with an argument, that argument is a mistyped
+// subcommand.
+func noSubcommand(name string) func(context.Context, []string) error {
+	return func(_ context.Context, args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Errorf("unknown command %q; run %q for the list", args[0], name+" --help")}
+		}
+		return flag.ErrHelp
+	}
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -79,7 +96,7 @@ Run "idmtelemetry <command> --help" for a command's flags.`,
 			loadgenCommand(stdout, stderr),
 			versionCommand(stdout),
 		},
-		Exec: func(context.Context, []string) error { return flag.ErrHelp },
+		Exec: noSubcommand("idmtelemetry"),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -87,6 +88,35 @@ func TestHelpExplainsSettings(t *testing.T) {
 	out.Reset()
 	if err := run(context.Background(), []string{"serve", "--no-such-flag"}, &out, &out); exitCode(err) != 2 {
 		t.Fatalf("unknown flag: %v (exit %d), want a usage error", err, exitCode(err))
+	}
+}
+
+// TestConfigMistakesExitTwo checks that mistakes in the command line or
+// the configuration exit with status 2, which the systemd unit does not
+// restart, with a message that names what to fix.
+func TestConfigMistakesExitTwo(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.pem")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nosuchcmd"}, `unknown command "nosuchcmd"`},
+		{[]string{"keys", "nosuch"}, `unknown command "nosuch"`},
+		{[]string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--tls-cert", missing, "--tls-key", missing}, "missing.pem"},
+		{[]string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--tls-cert", missing}, "--tls-key"},
+		{[]string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--tokens-file", missing}, "missing.pem"},
+		{[]string{"compact", "--data-dir", dir, "--bucket", "file:" + dir}, "file://"},
+		{[]string{"compact", "--data-dir", dir, "--bucket", dir}, "file://"},
+		{[]string{"jobs", "run", "compactt", "--data-dir", dir, "--metrics-listen", "off"}, "compactt"},
+		{[]string{"jobs", "run", "pipeline", "--data-dir", dir, "--day", "2026/11/27", "--metrics-listen", "off"}, "YYYY-MM-DD"},
+		{[]string{"jobs", "run", "pipeline", "--data-dir", dir, "--day", time.Now().UTC().Format(time.DateOnly), "--metrics-listen", "off"}, "has not ended"},
+	} {
+		var out bytes.Buffer
+		err := run(context.Background(), c.args, &out, &out)
+		if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), c.want) {
+			t.Errorf("%q: %v (exit %d), want exit 2 naming %q", c.args, err, exitCode(err), c.want)
+		}
 	}
 }
 
@@ -218,5 +248,21 @@ func TestJobsMetricsListen(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("jobs did not stop")
+	}
+}
+
+// TestLoadgenToken checks loadgen's documented precedence: an explicit
+// --token-file, then IDMT_TOKEN.
+func TestLoadgenToken(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("from-file\nsecond\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("IDMT_TOKEN", "from-env")
+	for _, c := range []struct{ file, want string }{{file, "from-file"}, {"", "from-env"}} {
+		f := loadgenFlags{tokenFile: c.file}
+		if got, err := f.token(); err != nil || got != c.want {
+			t.Errorf("--token-file %q with IDMT_TOKEN set: %q %v, want %q", c.file, got, err, c.want)
+		}
 	}
 }

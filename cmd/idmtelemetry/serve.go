@@ -134,14 +134,16 @@ func (f *serveFlags) setup(ctx context.Context, stdout io.Writer) (*app, error) 
 			a.bucket.Close()
 		}
 	}()
+	// A certificate, token or key that cannot be loaded is a configuration
+	// mistake: restarting will not fix it.
 	if a.cert, err = server.LoadCertificate(f.certFile, f.keyFile, f.dataDir); err != nil {
-		return nil, err
+		return nil, usageError{err}
 	}
 	if a.toks, err = server.LoadTokens(f.tokensFile, os.Getenv("IDMT_TOKENS"), f.dataDir); err != nil {
-		return nil, err
+		return nil, usageError{err}
 	}
 	if a.keys, a.keysDir, a.keysCreated, err = f.keysFlag.load(f.dataDir, true); err != nil {
-		return nil, err
+		return nil, usageError{err}
 	}
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // health answers probes; the storage check is cached briefly so that
@@ -17,7 +15,6 @@ type health struct {
 	storage Pinger
 	ttl     time.Duration
 	log     *slog.Logger
-	up      prometheus.Gauge
 
 	mu      sync.Mutex
 	checked time.Time
@@ -35,12 +32,17 @@ func (h *health) check(ctx context.Context) error {
 	h.err = h.storage.Ping(ctx)
 	h.checked = time.Now()
 	if h.err != nil {
-		h.up.Set(0)
 		h.log.WarnContext(ctx, "storage unreachable", "err", h.err)
-	} else {
-		h.up.Set(1)
 	}
 	return h.err
+}
+
+// up is idmt_storage_up's value.
+func (h *health) up() float64 {
+	if h.check(context.Background()) != nil {
+		return 0
+	}
+	return 1
 }
 
 func (h *health) serve(version string) http.HandlerFunc {

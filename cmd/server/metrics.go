@@ -13,7 +13,6 @@ type metrics struct {
 	inflight   prometheus.Gauge
 	rejections *prometheus.CounterVec
 	panics     prometheus.Counter
-	health     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -40,9 +39,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"reason"}),
 		panics: f.NewCounter(prometheus.CounterOpts{
 			Name: "idmt_http_panics_total", Help: "Handler panics recovered (each is a bug).",
-		}),
-		health: f.NewGauge(prometheus.GaugeOpts{
-			Name: "idmt_storage_up", Help: "1 when the last health check reached the bucket, 0 otherwise.",
 		}),
 	}
 }

@@ -83,7 +83,14 @@ func New(cfg Config, cert *Certificate, tokens *Tokens, storage Pinger, log *slo
 		cfg: cfg, cert: cert, tokens: tokens, log: log, reg: reg, version: version,
 		m: newMetrics(reg),
 	}
-	s.health = &health{storage: storage, ttl: 2 * time.Second, log: log, up: s.m.health}
+	s.health = &health{storage: storage, ttl: 2 * time.Second, log: log}
+	// Checked at every scrape too (within the same cache), so that the
+	// gauge is right without probes hitting /health.
+	if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "idmt_storage_up", Help: "1 when the bucket answers (and, for a local folder, takes a write), 0 otherwise; checked at each scrape and health probe, at most every 2 s.",
+	}, s.health.up)); err != nil {
+		return nil, err
+	}
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.clientAddr, s.accessLog, s.instrument, s.recoverer)
 	if cfg.PerAddress > 0 {

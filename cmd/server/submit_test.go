@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -340,15 +342,37 @@ func TestOverload(t *testing.T) {
 
 func TestHealthDegraded(t *testing.T) {
 	dir := t.TempDir()
-	h := start(t, setup{dir: dir})
+	var readOnly atomic.Bool
+	h := start(t, setup{dir: dir, fault: func(op lake.Op, _ string) error {
+		if readOnly.Load() && op == lake.OpWrite {
+			return syscall.EROFS
+		}
+		return nil
+	}})
+	// The gauge is right before any probe has asked.
+	if m := h.metric(t, "idmt_storage_up"); !strings.Contains(m, "value:1") {
+		t.Fatalf("idmt_storage_up before any probe: %s", m)
+	}
 	if r := h.do(t, mustReq(t, "GET", h.url+"/health")); r.status != 200 || r.body["status"] != "healthy" {
 		t.Fatalf("health: %d %s", r.status, r.raw)
 	}
+	// A bucket folder that reads but cannot be written is down: every
+	// batch would fail to land.
+	readOnly.Store(true)
+	time.Sleep(2100 * time.Millisecond) // the probe result is cached for 2 s
+	r := h.do(t, mustReq(t, "GET", h.url+"/health"))
+	if r.status != 503 || r.body["status"] != "degraded" {
+		t.Fatalf("health of a read-only bucket: %d %s, want 503 degraded", r.status, r.raw)
+	}
+	if m := h.metric(t, "idmt_storage_up"); !strings.Contains(m, "value:0") {
+		t.Fatalf("idmt_storage_up of a read-only bucket: %s", m)
+	}
+	readOnly.Store(false)
 	if err := removeAll(dir + "/bucket"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2100 * time.Millisecond) // the probe result is cached for 2 s
-	r := h.do(t, mustReq(t, "GET", h.url+"/health"))
+	time.Sleep(2100 * time.Millisecond)
+	r = h.do(t, mustReq(t, "GET", h.url+"/health"))
 	if r.status != 503 || r.body["status"] != "degraded" {
 		t.Fatalf("health without storage: %d %s, want 503 degraded", r.status, r.raw)
 	}

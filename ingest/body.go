@@ -56,6 +56,34 @@ type limitWriter struct {
 
 const budgetChunk = 1 << 20
 
+// readChunk is the step in which a body as sent takes budget: small, so
+// that a stalled upload holds little.
+const readChunk = 256 << 10
+
+// budgetReader takes budget for the bytes read from r (footprint per byte,
+// readChunk at a time) before they are kept; taken is what the request
+// already holds for them.
+type budgetReader struct {
+	r           io.Reader
+	hold        *budget
+	ctx         context.Context
+	wait        time.Duration
+	read, taken int64
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	if b.read > b.taken {
+		more := max(b.read-b.taken, readChunk)
+		if gerr := b.hold.grow(b.ctx, footprint*more, b.wait); gerr != nil {
+			return n, gerr
+		}
+		b.taken += more
+	}
+	return n, err
+}
+
 func (w *limitWriter) Write(p []byte) (int, error) {
 	need := int64(len(w.buf) + len(p))
 	if need > w.limit {
@@ -72,7 +100,8 @@ func (w *limitWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// readAll reads r into buf, sized up front when the length is known.
+// readAll reads r into buf, sized up front to size (the part of the length
+// known that the request holds budget for).
 func readAll(r io.Reader, buf []byte, size int64) ([]byte, error) {
 	if size > 0 && int64(cap(buf)) < size+1 {
 		buf = make([]byte, 0, size+1)

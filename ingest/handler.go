@@ -30,15 +30,17 @@ type Lander interface {
 
 // Config sizes the submit handler. Zero values take the defaults.
 type Config struct {
-	// MaxBody caps the request body as sent (default 10 MiB).
+	// MaxBody caps the request body as sent (default 32 MiB: older
+	// collectors send 5,000 records, about 14–21 MB, and never split or
+	// retry).
 	MaxBody int64
 	// MaxInflated caps a gzip or zstd body once inflated (default 64 MiB).
 	MaxInflated int64
 	// MaxInflight caps the memory held by requests being processed at
 	// once (default 256 MiB): each holds its body and its normalized copy,
-	// so it is charged twice its (inflated) body size. A request that
-	// cannot get its share within InflightWait is answered 503 with
-	// Retry-After.
+	// so it is charged twice its (inflated) body size, as the bytes
+	// arrive. A request that cannot get its share within InflightWait is
+	// answered 503 with Retry-After.
 	MaxInflight  int64
 	InflightWait time.Duration
 	// PerInstallation caps submissions per installation and minute
@@ -49,7 +51,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.MaxBody <= 0 {
-		c.MaxBody = 10 << 20
+		c.MaxBody = 32 << 20
 	}
 	if c.MaxInflated <= 0 {
 		c.MaxInflated = 64 << 20
@@ -168,13 +170,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, tooLarge(h.cfg.MaxBody))
 		return
 	}
+	// The budget grows with the bytes that arrive, not with what the
+	// request announces: a stalled upload holds only what it has sent.
 	hold := &budget{sem: h.inflight, gauge: h.m.inflight}
 	defer hold.release()
-	want := r.ContentLength
-	if want < 0 {
-		want = h.cfg.MaxBody
+	first := int64(readChunk)
+	if r.ContentLength >= 0 {
+		first = min(r.ContentLength, first)
 	}
-	if err := hold.grow(r.Context(), footprint*want, h.cfg.InflightWait); err != nil {
+	if err := hold.grow(r.Context(), footprint*first, h.cfg.InflightWait); err != nil {
 		h.refuse(w, reject(http.StatusServiceUnavailable, "overloaded", "server is busy; retry later"))
 		return
 	}
@@ -265,11 +269,16 @@ func (h *Handler) getBuf() *[]byte {
 // readBody reads and, if needed, inflates the body within the caps,
 // growing the in-flight budget as the inflated body grows.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte, enc string, hold *budget) ([]byte, *Reject) {
-	body, err := readAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody), buf, r.ContentLength)
+	src0 := &budgetReader{r: http.MaxBytesReader(w, r.Body, h.cfg.MaxBody), hold: hold, ctx: r.Context(), wait: h.cfg.InflightWait,
+		taken: hold.held / footprint}
+	body, err := readAll(src0, buf, min(r.ContentLength, src0.taken))
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.As(err, &mbe):
 			return nil, tooLarge(h.cfg.MaxBody)
+		case errors.Is(err, errBudget):
+			return nil, reject(http.StatusServiceUnavailable, "overloaded", "server is busy; retry later")
 		}
 		return nil, reject(http.StatusBadRequest, "body_read", "body could not be read completely: %v", err)
 	}

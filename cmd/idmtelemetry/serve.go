@@ -52,7 +52,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tokensFile, "tokens-file", "", "file of bearer tokens, one per line; else IDMT_TOKENS (comma-separated); else one generated in <data-dir>/token (IDMT_TOKENS_FILE)")
 	fs.IntVar(&f.srv.PerAddress, "rate-per-address", d.PerAddress, "requests per client address and minute, 0 for no limit (IDMT_RATE_PER_ADDRESS)")
 	fs.IntVar(&f.ingest.PerInstallation, "rate-per-installation", 300, "submissions per installation and minute, -1 for no limit (IDMT_RATE_PER_INSTALLATION)")
-	fs.Int64Var(&f.ingest.MaxBody, "max-body", 10<<20, "largest request body in bytes, as sent (IDMT_MAX_BODY)")
+	fs.Int64Var(&f.ingest.MaxBody, "max-body", 32<<20, "largest request body in bytes, as sent; older collectors send 5,000 records (14–21 MB) and never split (IDMT_MAX_BODY)")
 	fs.Int64Var(&f.ingest.MaxInflated, "max-inflated", 64<<20, "largest gzip/zstd body once inflated, in bytes (IDMT_MAX_INFLATED)")
 	fs.Int64Var(&f.ingest.MaxInflight, "max-inflight", 256<<20, "body bytes processed at once; beyond it submissions get 503 + Retry-After (IDMT_MAX_INFLIGHT)")
 	fs.StringVar(&f.memoryLimit, "memory-limit", "768MiB", "soft memory limit for the Go runtime (KiB/MiB/GiB), with GOGC 400 below it; GOMEMLIMIT/GOGC, when set, win; 0 for runtime defaults (IDMT_MEMORY_LIMIT)")

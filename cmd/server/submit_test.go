@@ -19,6 +19,7 @@ import (
 	"github.com/idmtelemetry/idmtelemetry/cmd/server"
 	"github.com/idmtelemetry/idmtelemetry/ingest"
 	"github.com/idmtelemetry/idmtelemetry/lake"
+	"github.com/idmtelemetry/idmtelemetry/trainer/simulate"
 )
 
 func gz(t *testing.T, b []byte) []byte {
@@ -128,6 +129,34 @@ func TestSubmitDurableAndIdempotent(t *testing.T) {
 }
 
 // A failed write is a 503 with Retry-After, never a 200.
+// TestOlderCollectorBatch submits what older collectors send
+// (spec/wire-compat.md): 5,000 records of 130 fields in one uncompressed
+// body of over 10 MiB, which they never split or retry.
+func TestOlderCollectorBatch(t *testing.T) {
+	h := start(t, setup{})
+	fleet, err := simulate.NewFleet(3, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Now().Add(-44 * time.Hour).Truncate(time.Hour)
+	g, err := simulate.NewGenerator(fleet[0], simulate.Config{Start: from})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := g.Generate(nil, from.Add(5000*30*time.Second))
+	if len(recs) != 5000 {
+		t.Fatalf("%d records", len(recs))
+	}
+	body := simulate.AppendBatchJSON(nil, fleet[0], "v0.9.0", recs)
+	if len(body) <= 10<<20 {
+		t.Fatalf("body of %d bytes: not an older collector's batch", len(body))
+	}
+	r := h.submit(t, body, nil)
+	if r.status != 200 || r.body["processed"] != float64(5000) {
+		t.Fatalf("older collector's batch of %.1f MB: %d %.300s", float64(len(body))/1e6, r.status, r.raw)
+	}
+}
+
 func TestSubmitStorageFailure(t *testing.T) {
 	h := start(t, setup{fault: func(op lake.Op, key string) error { return errStorage }})
 	r := h.submit(t, batch(nowRec(0)), nil)
@@ -303,8 +332,11 @@ func TestRateLimits(t *testing.T) {
 }
 
 // Beyond the in-flight byte budget a submission waits briefly, then gets
-// 503 with Retry-After instead of growing memory.
+// 503 with Retry-After instead of growing memory. A request holds budget
+// for the bytes it has sent, not for those it announces: a stalled upload
+// does not lock others out.
 func TestOverload(t *testing.T) {
+	// The budget is 2 MiB: twice the largest inflated body.
 	h := start(t, setup{ingest: ingest.Config{MaxBody: 1 << 20, MaxInflated: 1 << 20, MaxInflight: 1 << 20, InflightWait: 200 * time.Millisecond}})
 	pr, pw := io.Pipe()
 	slow, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/submit", pr)
@@ -322,13 +354,24 @@ func TestOverload(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	// Let the slow request take its budget.
-	_, _ = pw.Write([]byte(`{"installation_id":`))
+	// The slow request announces 900 KiB and stalls after a few bytes.
+	_, _ = pw.Write([]byte(`{"installation_id":"`))
 	time.Sleep(200 * time.Millisecond)
 	big := batch(nowRec(0), `{"timestamp":1,"pad":"`+strings.Repeat("a", 200<<10)+`"}`)
+	if r := h.submit(t, big, nil); r.status != 200 {
+		t.Fatalf("submission beside a stalled upload: %d %s, want 200", r.status, r.raw)
+	}
+	// Once it has sent 850 KiB, it holds the whole budget.
+	if _, err := pw.Write(bytes.Repeat([]byte("a"), 850<<10)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
 	r := h.submit(t, big, nil)
 	if r.status != 503 || r.header.Get("Retry-After") == "" {
 		t.Fatalf("submission over budget: %d %s, want 503 with Retry-After", r.status, r.raw)
+	}
+	if m := h.metric(t, "idmt_ingest_inflight_bytes"); !strings.Contains(m, "value:2.097152e+06") {
+		t.Errorf("in-flight bytes while the slow upload holds the budget: %s", m)
 	}
 	pw.CloseWithError(io.ErrUnexpectedEOF)
 	wg.Wait()

@@ -17,7 +17,9 @@ import (
 // Limits bound what one submission may contain. docs/INGEST.md explains
 // each rule and what happens when it is broken.
 type Limits struct {
-	// MaxFields is the most fields a record may have (timestamp included).
+	// MaxFields is the most fields a record may have (timestamp included),
+	// and the most distinct metric names a batch may use: each becomes a
+	// lake column, and collectors send the same fields in every record.
 	MaxFields int
 	// MaxNameLen is the longest metric name.
 	MaxNameLen int
@@ -60,10 +62,11 @@ const (
 )
 
 // reserved are names a metric cannot take because the lake uses them for
-// its own columns or Hive partitions.
+// its own columns or Hive partitions, in lower case: they are compared
+// without case, as readers such as DuckDB and Spark resolve column names.
 var reserved = map[string]bool{
 	"installation_id": true, "heatpump_model": true, "received_at": true,
-	"collector_version": true, "date": true,
+	"collector_version": true, "date": true, "timestamp": true,
 }
 
 // Drops counts what a submission lost, by reason, with a few examples.
@@ -145,7 +148,7 @@ func (d *Decoder) Decode(body []byte, now time.Time, dst []byte) (*Submission, e
 		total    int // records in data, kept or not
 	)
 	s := &Submission{Data: dst[:0]}
-	r := &recordReader{d: d, sc: sc, s: s, maxTS: float64(now.Add(d.limits.FutureSkew).Unix()), seen: map[string]struct{}{}}
+	r := &recordReader{d: d, sc: sc, s: s, maxTS: float64(now.Add(d.limits.FutureSkew).Unix()), seen: map[string]struct{}{}, names: map[string]struct{}{}}
 	for first := true; ; first = false {
 		if sc.peek() == '}' && first {
 			sc.i++
@@ -311,6 +314,8 @@ type recordReader struct {
 
 	prevKeys []string // keys of the last record found free of duplicates
 	prevBad  []string // the name verdict of each of prevKeys
+	// names holds the distinct usable metric names of the batch so far.
+	names map[string]struct{}
 	keys     []string
 	fields   []fieldDrop
 	seen     map[string]struct{}
@@ -503,6 +508,10 @@ func (r *recordReader) record(i int) *Reject {
 			return drop(DropDuplicateKey, "data[%d] repeats a key", i)
 		}
 		r.remember()
+		if len(r.names) > d.limits.MaxFields {
+			return reject(http.StatusUnprocessableEntity, "too_many_distinct_fields",
+				"data uses more than %d distinct field names (data[%d] brings it past that); a collector sends the same fields in every record, and each name becomes a lake column", d.limits.MaxFields, i)
+		}
 	}
 	switch tsState {
 	case "":
@@ -562,6 +571,11 @@ func (r *recordReader) remember() {
 		}
 		r.prevKeys = append(r.prevKeys, strings.Clone(k))
 		r.prevBad = append(r.prevBad, bad)
+		if k != "timestamp" && bad == "" {
+			if _, ok := r.names[k]; !ok {
+				r.names[r.prevKeys[len(r.prevKeys)-1]] = struct{}{}
+			}
+		}
 	}
 }
 
@@ -578,7 +592,7 @@ func (d *Decoder) checkName(name string) string {
 			return DropInvalidName
 		}
 	}
-	if reserved[name] {
+	if reserved[strings.ToLower(name)] {
 		return DropReservedName
 	}
 	return ""

@@ -68,6 +68,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"trailing garbage", string(body("", rec)) + "x", 400, "invalid_json", "after the body object"},
 		{"empty body", "  ", 400, "invalid_json", "empty"},
 		{"all dropped", string(body("", `{"a":1}`, `{"timestamp":5,"a":1}`)), 422, "no_valid_records", "none of the 2 records"},
+		{"too many distinct fields", string(body("", fieldsRecord(ts0, 0, 600), fieldsRecord(ts0+30, 600, 600))), 422, "too_many_distinct_fields", "data[1]"},
 		{"nesting too deep", string(body("", `{"timestamp":1,"a":`+strings.Repeat("[", 400)+strings.Repeat("]", 400)+`}`)), 400, "invalid_json", "nests deeper than 64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,6 +112,8 @@ func TestDecodeDrops(t *testing.T) {
 		{"array value", []string{fmt.Sprintf(`{"timestamp":%v,"a":1,"s":[1]}`, ts0)}, 1, DropNested, false},
 		{"invalid name", []string{fmt.Sprintf(`{"timestamp":%v,"a":1,"bad-name":2}`, ts0)}, 1, DropInvalidName, false},
 		{"reserved name", []string{fmt.Sprintf(`{"timestamp":%v,"a":1,"date":2}`, ts0)}, 1, DropReservedName, false},
+		{"reserved name in capitals", []string{fmt.Sprintf(`{"timestamp":%v,"a":1,"Date":2}`, ts0)}, 1, DropReservedName, false},
+		{"timestamp in another case", []string{fmt.Sprintf(`{"timestamp":%v,"a":1,"TimeStamp":2}`, ts0)}, 1, DropReservedName, false},
 		{"nan", []string{fmt.Sprintf(`{"timestamp":%v,"a":1,"b":NaN}`, ts0)}, 1, DropBadNumber, false},
 		{"overflow", []string{fmt.Sprintf(`{"timestamp":%v,"a":1,"b":-1e400}`, ts0)}, 1, DropBadNumber, false},
 		{"infinity", []string{fmt.Sprintf(`{"timestamp":%v,"a":1,"b":-Infinity}`, ts0)}, 1, DropBadNumber, false},
@@ -172,5 +175,29 @@ func TestRejectStatusesAre4xx(t *testing.T) {
 	r := reject(http.StatusUnprocessableEntity, "x", "y")
 	if r.Status < 400 || r.Status > 499 {
 		t.Fatal(r)
+	}
+}
+
+// fieldsRecord is a record at ts with n metrics m<from> … m<from+n-1>.
+func fieldsRecord(ts float64, from, n int) string {
+	parts := []string{fmt.Sprintf(`"timestamp":%v`, ts)}
+	for i := from; i < from+n; i++ {
+		parts = append(parts, fmt.Sprintf(`"m%d":%d`, i, i))
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// TestDecodeDistinctFields checks that a batch may use up to MaxFields
+// distinct names over its records, whatever their layouts.
+func TestDecodeDistinctFields(t *testing.T) {
+	recs := []string{fieldsRecord(ts0, 0, 500), fieldsRecord(ts0+30, 500, 500), fieldsRecord(ts0+60, 0, 999), fieldsRecord(ts0+90, 250, 500)}
+	s, err := NewDecoder(DefaultLimits).Decode(body("", recs...), testNow, nil)
+	if err != nil || s.Records != 4 {
+		t.Fatalf("1000 distinct names over 4 records: %v, %+v", err, s)
+	}
+	// Dropped names do not count.
+	recs = append(recs, fmt.Sprintf(`{"timestamp":%v,"m1":1,"bad-name":2,"Date":3}`, ts0+120))
+	if s, err := NewDecoder(DefaultLimits).Decode(body("", recs...), testNow, nil); err != nil || s.Records != 5 {
+		t.Fatalf("with dropped names: %v, %+v", err, s)
 	}
 }

@@ -315,10 +315,10 @@ type recordReader struct {
 	prevKeys []string // keys of the last record found free of duplicates
 	prevBad  []string // the name verdict of each of prevKeys
 	// names holds the distinct usable metric names of the batch so far.
-	names map[string]struct{}
-	keys     []string
-	fields   []fieldDrop
-	seen     map[string]struct{}
+	names  map[string]struct{}
+	keys   []string
+	fields []fieldDrop
+	seen   map[string]struct{}
 }
 
 // data reads the value of "data" and returns how many elements it had.

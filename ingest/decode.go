@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -134,6 +135,15 @@ func (d *Decoder) Decode(body []byte, now time.Time, dst []byte) (*Submission, e
 	sc := &scanner{b: body}
 	if sc.peek() == 0 {
 		return nil, reject(http.StatusBadRequest, "invalid_json", "body is empty; send a JSON object")
+	}
+	// Common mistakes that would otherwise read as a syntax error at byte 0.
+	switch {
+	case bytes.HasPrefix(body, []byte{0x1f, 0x8b}):
+		return nil, reject(http.StatusBadRequest, "bad_encoding", "body is gzip-compressed but not declared; send the header Content-Encoding: gzip")
+	case bytes.HasPrefix(body, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return nil, reject(http.StatusBadRequest, "bad_encoding", "body is zstd-compressed but not declared; send the header Content-Encoding: zstd")
+	case bytes.HasPrefix(body, []byte{0xef, 0xbb, 0xbf}):
+		return nil, reject(http.StatusBadRequest, "invalid_json", "body starts with a UTF-8 byte order mark; send the JSON without it")
 	}
 	if sc.peek() != '{' {
 		if rej := sc.skip(0); rej != nil {
@@ -370,7 +380,7 @@ func (r *recordReader) record(i int) *Reject {
 		if rej := sc.skip(1); rej != nil {
 			return rej
 		}
-		s.Drops.add(true, DropNotObject, 1, "data[%d] is a %s, not an object", i, kind(c))
+		s.Drops.add(true, DropNotObject, 1, "data[%d] is %s, not an object", i, kind(c))
 		return nil
 	}
 	sc.i++
@@ -418,7 +428,7 @@ func (r *recordReader) record(i int) *Reject {
 					return rej
 				}
 				return reject(http.StatusUnprocessableEntity, "timestamp_not_number",
-					"data[%d].timestamp is a %s; send Unix time in seconds as a number, e.g. 1709286000.123", i, kind(vc))
+					"data[%d].timestamp is %s; send Unix time in seconds as a number, e.g. 1709286000.123", i, kind(vc))
 			default:
 				num, rej := sc.num()
 				if rej != nil {

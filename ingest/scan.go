@@ -273,17 +273,17 @@ func (s *scanner) skip(depth int) *Reject {
 func kind(c byte) string {
 	switch c {
 	case '{':
-		return "object"
+		return "an object"
 	case '[':
-		return "list"
+		return "a list"
 	case '"':
-		return "string"
+		return "a string"
 	case 't', 'f':
-		return "boolean"
+		return "a boolean"
 	case 'n':
 		return "null"
 	}
-	return "number"
+	return "a number"
 }
 
 // finite reports whether a JSON number fits a float64. Only long numbers

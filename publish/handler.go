@@ -3,6 +3,7 @@ package publish
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -115,6 +116,17 @@ func parse(q map[string][]string) (request, string) {
 	return req, ""
 }
 
+// strictQuery parses the query string strictly, as the statistics
+// endpoints do: a malformed escape or a ';' is a 400 message, not a
+// parameter silently dropped (which would answer for the community model).
+func strictQuery(r *http.Request) (url.Values, string) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, fmt.Sprintf("query string is malformed (%v); percent-encode special characters and separate parameters with &", err)
+	}
+	return q, ""
+}
+
 // quote shows at most 64 characters of client input in a message.
 func quote(s string) string {
 	if len(s) > 64 {
@@ -150,8 +162,11 @@ func format(r *http.Request, q url.Values) (Format, string) {
 // model_name and release say which release answered. ?format=3 reports the
 // hash of envelope 3.0.
 func (h *Handler) Check(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	req, msg := parse(q)
+	q, msg := strictQuery(r)
+	var req request
+	if msg == "" {
+		req, msg = parse(q)
+	}
 	if msg != "" {
 		h.m.checkInvalid.Inc()
 		writeError(w, http.StatusBadRequest, msg)
@@ -249,8 +264,11 @@ var (
 // 304 when If-None-Match holds the hash. The bytes come from memory and go
 // out in one Write.
 func (h *Handler) Download(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	req, msg := parse(q)
+	q, msg := strictQuery(r)
+	var req request
+	if msg == "" {
+		req, msg = parse(q)
+	}
 	if msg == "" {
 		var f Format
 		if f, msg = format(r, q); msg == "" {

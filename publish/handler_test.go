@@ -83,6 +83,8 @@ func TestCheck(t *testing.T) {
 		{"model with unicode", h, checkURL(eligibleID, "Wärmepumpe"), nil, 400, false, "", false, ""},
 		{"model too long", h, checkURL(eligibleID, strings.Repeat("A", 101)), nil, 400, false, "", false, ""},
 		{"bad format", h, checkURL(eligibleID, "", "format", "7"), nil, 400, false, "", false, ""},
+		{"malformed escape", h, "/api/v1/model/check?installation_id=" + eligibleID + "&model=%zz", nil, 400, false, "", false, ""},
+		{"semicolon", h, "/api/v1/model/check?installation_id=" + eligibleID + ";model=x", nil, 400, false, "", false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,8 +131,8 @@ func TestCheck(t *testing.T) {
 			}
 		})
 	}
-	if got := testutil.ToFloat64(h.handler.m.checkInvalid); got != 8 {
-		t.Errorf("invalid checks counted %v, want 8", got)
+	if got := testutil.ToFloat64(h.handler.m.checkInvalid); got != 10 {
+		t.Errorf("invalid checks counted %v, want 10", got)
 	}
 	if got := testutil.ToFloat64(h.handler.m.checkNotEligible); got != 1 {
 		t.Errorf("not-eligible checks counted %v", got)
@@ -173,6 +175,7 @@ func TestDownload(t *testing.T) {
 		{"bad uuid", h, "/api/v1/model/download?installation_id=nope", auth, 400, ""},
 		{"bad model", h, "/api/v1/model/download?installation_id=" + eligibleID + "&model=a%2Fb", auth, 400, ""},
 		{"bad format", h, dl + "&format=x", auth, 400, ""},
+		{"malformed escape", h, dl + "&model=%zz", auth, 400, ""},
 		{"no model", empty, dl, auth, 404, ""},
 		{"no v3 envelope", unsigned, dl + "&format=3", auth, 404, ""},
 		{"unsigned v2", unsigned, dl, auth, 200, V2},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -92,7 +93,7 @@ func New(cfg Config, cert *Certificate, tokens *Tokens, storage Pinger, log *slo
 		return nil, err
 	}
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.clientAddr, s.accessLog, s.instrument, s.recoverer)
+	r.Use(s.requestID, s.clientAddr, s.accessLog, s.instrument, s.recoverer, middleware.GetHead)
 	if cfg.PerAddress > 0 {
 		r.Use(httprate.LimitBy(cfg.PerAddress, time.Minute,
 			func(r *http.Request) (string, error) { return clientFrom(r.Context()).String(), nil },
@@ -103,8 +104,21 @@ func New(cfg Config, cert *Certificate, tokens *Tokens, storage Pinger, log *slo
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path)
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		// RFC 9110: a 405 lists the methods the path has. HEAD goes
+		// wherever GET does (middleware.GetHead).
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			probe := m
+			if m == http.MethodHead {
+				probe = http.MethodGet
+			}
+			if r.Match(chi.NewRouteContext(), probe, req.URL.Path) {
+				allow = append(allow, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		WriteError(w, http.StatusMethodNotAllowed, "method "+req.Method+" is not allowed on "+req.URL.Path+"; use "+strings.Join(allow, " or "))
 	})
 	r.Get("/health", s.health.serve(version))
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))

@@ -513,3 +513,26 @@ func TestConcurrentCompressedSubmits(t *testing.T) {
 		t.Fatalf("%d records landed, want 16", n)
 	}
 }
+
+// TestMethods checks that a wrong method gets 405 with the path's methods
+// in Allow (RFC 9110), and that HEAD works wherever GET does.
+func TestMethods(t *testing.T) {
+	h := start(t, setup{})
+	for _, c := range []struct{ method, path, allow string }{
+		{"GET", "/api/v1/submit", "POST"},
+		{"PUT", "/api/v1/submit", "POST"},
+		{"POST", "/health", "GET, HEAD"},
+		{"DELETE", "/health", "GET, HEAD"},
+	} {
+		req := mustReq(t, c.method, h.url+c.path)
+		req.Header.Set("Authorization", "Bearer "+token)
+		r := h.do(t, req)
+		if r.status != 405 || r.header.Get("Allow") != c.allow || r.body["detail"] == nil {
+			t.Errorf("%s %s: %d, Allow %q, %s; want 405, Allow %q", c.method, c.path, r.status, r.header.Get("Allow"), r.raw, c.allow)
+		}
+	}
+	r := h.do(t, mustReq(t, "HEAD", h.url+"/health"))
+	if r.status != 200 || len(r.raw) != 0 || r.header.Get("Content-Type") != "application/json" {
+		t.Errorf("HEAD /health: %d, %q, Content-Type %q", r.status, r.raw, r.header.Get("Content-Type"))
+	}
+}

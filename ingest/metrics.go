@@ -20,7 +20,7 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
-	return &metrics{
+	m := &metrics{
 		batches: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "idmt_ingest_batches_total",
 			Help: "Submissions that reached landing, by outcome: accepted, duplicate (already landed), empty, failed (storage error, answered 503).",
@@ -64,6 +64,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Body bytes held by submissions being processed.",
 		}),
 	}
+	// Series exist from the start, so that increase() sees the first one.
+	for _, o := range []string{"accepted", "duplicate", "empty", "failed"} {
+		m.batches.WithLabelValues(o)
+	}
+	return m
 }
 
 func (m *metrics) count(s *Submission) {

@@ -106,6 +106,11 @@ func NewRunner(bucket *lake.Bucket, log *slog.Logger, reg *prometheus.Registry, 
 	r.lease = &lease{bucket: bucket, holder: cfg.Holder, ttl: cfg.LeaseTTL, skew: cfg.ClockSkew, now: r.now}
 	for _, j := range all {
 		r.metrics.halted.WithLabelValues(j.Name).Set(0)
+		// Series exist from the start, so that increase() sees the
+		// first failure.
+		for _, o := range []Outcome{Failed, Retry} {
+			r.metrics.runs.WithLabelValues(j.Name, string(o))
+		}
 	}
 	return r, nil
 }

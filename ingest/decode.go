@@ -285,7 +285,7 @@ func heatpumpModel(v value) (string, error) {
 	if err := lake.ValidateModel(v.text); err != nil {
 		return "", reject(http.StatusUnprocessableEntity, "invalid_model", "heatpump_model %q: %v", truncate(v.text), unwrapModel(err))
 	}
-	return v.text, nil
+	return lake.NormalizeModel(v.text), nil
 }
 
 // unwrapModel drops the sentinel prefix so the message reads naturally.

@@ -204,3 +204,13 @@ func TestDecodeDistinctFields(t *testing.T) {
 		t.Fatalf("with dropped names: %v, %+v", err, s)
 	}
 }
+
+// TestDecodeModelSpaces checks that stray spaces in the model do not make a
+// model of their own.
+func TestDecodeModelSpaces(t *testing.T) {
+	rec := fmt.Sprintf(`{"timestamp":%v,"a":1}`, ts0)
+	s, err := NewDecoder(DefaultLimits).Decode(body(`"installation_id":"`+testID+`","heatpump_model":" AERO  SLM 3-11 ","version":"1"`, rec), testNow, nil)
+	if err != nil || s.Model != "AERO SLM 3-11" {
+		t.Fatalf("model %q, %v; want \"AERO SLM 3-11\"", s.Model, err)
+	}
+}

@@ -97,14 +97,22 @@ var modelPattern = regexp.MustCompile(`^[a-zA-Z0-9_\-\. \(\)]+$`)
 
 // ModelStorageName maps a heat-pump model name as collectors send it
 // ("AERO SLM 3-11") to the name used in keys ("AERO_SLM_3-11"): spaces
-// become underscores. Names that could escape a key prefix (slashes,
+// become underscores, after NormalizeModel (so " AERO  SLM 3-11 " is the
+// same model). Names that could escape a key prefix (slashes,
 // backslashes, "..", NUL) or break the pattern of wire-compat.md are
 // refused with ErrInvalidModel.
 func ModelStorageName(model string) (string, error) {
 	if err := ValidateModel(model); err != nil {
 		return "", err
 	}
-	return strings.ReplaceAll(model, " ", "_"), nil
+	return strings.ReplaceAll(NormalizeModel(model), " ", "_"), nil
+}
+
+// NormalizeModel trims a model name's spaces and collapses runs of them:
+// a stray space in a collector's configuration must not make a model of
+// its own. Case is kept ("iPUMP").
+func NormalizeModel(model string) string {
+	return strings.Join(strings.Fields(model), " ")
 }
 
 // ValidateModel checks a heat-pump model name against the published rules

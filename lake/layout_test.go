@@ -16,6 +16,8 @@ func TestModelStorageName(t *testing.T) {
 		{"TERRA SW 6-17", "TERRA_SW_6-17", true},
 		{"iPUMP A3-11", "iPUMP_A3-11", true},
 		{"Navigator 2.0 (Pro)", "Navigator_2.0_(Pro)", true},
+		{" AERO  SLM 3-11 ", "AERO_SLM_3-11", true},
+		{"AERO_SLM_3-11", "AERO_SLM_3-11", true},
 		{"", "", false},
 		{"   ", "", false},
 		{"../etc", "", false},

@@ -158,6 +158,9 @@ func jobsStatusCommand(stdout, stderr io.Writer) *ffcli.Command {
 		FlagSet:    fs,
 		Options:    ffOptions(),
 		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("jobs status takes no arguments, got %q", args)}
+			}
 			r, bucket, err := f.open(ctx, io.Discard)
 			if err != nil {
 				return err

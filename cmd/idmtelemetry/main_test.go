@@ -109,6 +109,8 @@ func TestConfigMistakesExitTwo(t *testing.T) {
 		{[]string{"compact", "--data-dir", dir, "--bucket", "file:" + dir}, "file://"},
 		{[]string{"compact", "--data-dir", dir, "--bucket", dir}, "file://"},
 		{[]string{"jobs", "run", "compactt", "--data-dir", dir, "--metrics-listen", "off"}, "compactt"},
+		{[]string{"jobs", "status", "--data-dir", dir, "--catch-up", "0"}, "--catch-up 0"},
+		{[]string{"jobs", "status", "--data-dir", dir, "extra"}, "no arguments"},
 		{[]string{"jobs", "run", "pipeline", "--data-dir", dir, "--day", "2026/11/27", "--metrics-listen", "off"}, "YYYY-MM-DD"},
 		{[]string{"jobs", "run", "pipeline", "--data-dir", dir, "--day", time.Now().UTC().Format(time.DateOnly), "--metrics-listen", "off"}, "has not ended"},
 	} {

@@ -364,6 +364,11 @@ func newRunner(p *pipeline, reg *prometheus.Registry, f *schedFlags) (*jobs.Runn
 		Help: "Landing objects compaction could not decode and moved to _quarantine/ with a reason (an operator looks at them).",
 	})
 	cfg := f.cfg
+	// The runner reads 0 as "the default"; from the command line it is a
+	// mistake.
+	if cfg.CatchUp < 1 || cfg.MaxAttempts < 1 {
+		return nil, usageError{fmt.Errorf("--catch-up %d, --max-attempts %d: want at least 1", cfg.CatchUp, cfg.MaxAttempts)}
+	}
 	// Compaction merges everything unconsumed whatever the hour: catching
 	// up the last hour catches up all of them.
 	cfg.HourlyCatchUp = 1

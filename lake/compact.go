@@ -29,6 +29,12 @@ type CompactConfig struct {
 	// From and To restrict the run to batches received on those UTC days
 	// (inclusive); zero means the whole retention window.
 	From, To time.Time
+	// MaxColumns caps the metric columns of a partition file (default
+	// 2000; collectors send 100–500 fields, and ingest lets a batch use at
+	// most 1000 names). A merge that would pass it fails with
+	// ErrTooManyColumns, naming the landing objects with the most names,
+	// instead of running out of memory.
+	MaxColumns int
 }
 
 func (c *CompactConfig) defaults() {
@@ -37,6 +43,9 @@ func (c *CompactConfig) defaults() {
 	}
 	if c.ChunkBytes <= 0 {
 		c.ChunkBytes = 256 << 20
+	}
+	if c.MaxColumns <= 0 {
+		c.MaxColumns = 2000
 	}
 }
 

@@ -363,6 +363,61 @@ func TestCompactQuarantine(t *testing.T) {
 	}
 }
 
+// TestCompactTooManyColumns checks that a partition that would pass
+// MaxColumns fails the run with ErrTooManyColumns, naming the landing
+// object with the most names, consumes nothing, and that once that object
+// is moved aside the run succeeds.
+func TestCompactTooManyColumns(t *testing.T) {
+	for name, b := range testBuckets(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			landBatch(t, b, "AERO SLM 3-11", t0, r(1, 0, map[string]float64{"a": 1, "b": 2}))
+			wide := map[string]float64{}
+			for i := range 30 {
+				wide[fmt.Sprintf("m%02d", i)] = float64(i)
+			}
+			landBatch(t, b, "AERO SLM 3-11", t0.Add(time.Minute), r(2, 0, wide))
+			c, err := NewCompactor(b, quiet, CompactConfig{MaxColumns: 20}, WithCompactClock(func() time.Time { return t0.Add(time.Hour) }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Compact(ctx)
+			if !errors.Is(err, ErrTooManyColumns) || !strings.Contains(err.Error(), "32 metric columns") {
+				t.Fatalf("compact: %v, want ErrTooManyColumns for 32 columns", err)
+			}
+			var wideKey string
+			if err := b.List(ctx, "landing/", func(a Attributes) error {
+				if strings.Contains(err.Error(), a.Key+" (30)") {
+					wideKey = a.Key
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if wideKey == "" {
+				t.Fatalf("the error does not name the wide landing object with its 30 names: %v", err)
+			}
+			if got := readLake(t, b); len(got) != 0 {
+				t.Fatalf("the failed run wrote %d rows", len(got))
+			}
+			// The operator moves the object aside, as the error says.
+			data, err := b.Get(ctx, wideKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Put(ctx, QuarantineKey(wideKey), data, PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Delete(ctx, wideKey); err != nil {
+				t.Fatal(err)
+			}
+			if res, err := c.Compact(ctx); err != nil || res.Records != 1 || len(readLake(t, b)) != 1 {
+				t.Fatalf("after moving it aside: %+v %v", res, err)
+			}
+		})
+	}
+}
+
 // Spilling: however the input is chunked (here one landing object a
 // chunk, so every chunk but the last becomes a run), the lake gets the
 // same bytes as from one chunk.

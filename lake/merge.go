@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -139,6 +141,11 @@ func (c *Compactor) mergeTo(ctx context.Context, dst *Bucket, key string, in mer
 			}
 		}
 	})
+	if len(metrics) > c.cfg.MaxColumns {
+		return 0, fmt.Errorf("%w: %s would have %d metric columns, over the limit of %d%s; "+
+			"move the landing objects of the collector that sends changing field names to _quarantine/, then run compact again with force",
+			ErrTooManyColumns, key, len(metrics), c.cfg.MaxColumns, namesPerSource(in.mem))
+	}
 	outOf := make(map[string]int, len(metrics))
 	for i, m := range metrics {
 		outOf[m] = i
@@ -236,4 +243,35 @@ func (c *Compactor) mergeTo(ctx context.Context, dst *Bucket, key string, in mer
 		return 0, err
 	}
 	return pw.rows, nil
+}
+
+// namesPerSource names the landing objects of p's rows that use the most
+// distinct metric names, for ErrTooManyColumns.
+func namesPerSource(p *partition) string {
+	if p == nil {
+		return ""
+	}
+	used := map[string]map[int32]bool{}
+	for _, r := range p.rows {
+		set := used[r.src.key]
+		if set == nil {
+			set = map[int32]bool{}
+			used[r.src.key] = set
+		}
+		for _, id := range r.src.cols[r.off : r.off+r.n] {
+			set[id] = true
+		}
+	}
+	keys := slices.SortedFunc(maps.Keys(used), func(a, b string) int {
+		return cmp.Or(cmp.Compare(len(used[b]), len(used[a])), strings.Compare(a, b))
+	})
+	var b strings.Builder
+	b.WriteString("; the landing objects of this chunk that use the most names:")
+	for i, k := range keys[:min(3, len(keys))] {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, " %s (%d)", k, len(used[k]))
+	}
+	return b.String()
 }

@@ -87,13 +87,15 @@ func (f *statsFlags) viewConfig() stats.ViewConfig {
 
 // compactFlags are the settings of compaction.
 type compactFlags struct {
-	retention time.Duration
-	chunk     string
+	retention  time.Duration
+	chunk      string
+	maxColumns int
 }
 
 func (f *compactFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.retention, "retention", 7*24*time.Hour, "how long consumed landing objects are kept for reprocessing; unconsumed ones are never deleted (IDMT_RETENTION)")
 	fs.StringVar(&f.chunk, "chunk", "256MiB", "landing JSON merged at once; bounds memory (IDMT_CHUNK)")
+	fs.IntVar(&f.maxColumns, "max-columns", 2000, "most metric columns a lake partition file may have; a merge past it halts compaction and names the landing objects to move aside (IDMT_MAX_COLUMNS)")
 }
 
 func (f *compactFlags) config() (lake.CompactConfig, error) {
@@ -101,7 +103,10 @@ func (f *compactFlags) config() (lake.CompactConfig, error) {
 	if err != nil {
 		return lake.CompactConfig{}, usageError{fmt.Errorf("--chunk %q: %w", f.chunk, err)}
 	}
-	return lake.CompactConfig{Retention: f.retention, ChunkBytes: n}, nil
+	if f.maxColumns < 1 {
+		return lake.CompactConfig{}, usageError{fmt.Errorf("--max-columns %d: want at least 1", f.maxColumns)}
+	}
+	return lake.CompactConfig{Retention: f.retention, ChunkBytes: n, MaxColumns: f.maxColumns}, nil
 }
 
 // schedFlags are the scheduler's settings.
@@ -195,13 +200,14 @@ func (p *pipeline) hourly() *jobs.Job {
 
 // halts marks the errors that mean an invariant is broken, so that the
 // scheduler halts the job (and alerts) instead of retrying: a lake file
-// that is not what the lake writes, or a trained candidate that is not a
-// valid model document. Anything else (storage unreachable, a full disk)
+// that is not what the lake writes, a partition that would pass the
+// column limit, or a trained candidate that is not a valid model
+// document. Anything else (storage unreachable, a full disk)
 // is worth retrying.
 func halts(run func(ctx context.Context, window string) (jobs.Result, error)) func(ctx context.Context, window string) (jobs.Result, error) {
 	return func(ctx context.Context, window string) (jobs.Result, error) {
 		res, err := run(ctx, window)
-		if errors.Is(err, lake.ErrCorrupt) || errors.Is(err, publish.ErrInvalidDocument) {
+		if errors.Is(err, lake.ErrCorrupt) || errors.Is(err, lake.ErrTooManyColumns) || errors.Is(err, publish.ErrInvalidDocument) {
 			err = fmt.Errorf("%w: %w", jobs.ErrHalt, err)
 		}
 		return res, err

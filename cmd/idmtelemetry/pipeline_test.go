@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -79,5 +80,21 @@ func TestQuarantineIsCounted(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(p.quarantined); got != 1 {
 		t.Fatalf("idmt_lake_quarantined_objects_total = %v, want 1", got)
+	}
+}
+
+// TestHaltingErrors checks which job errors halt instead of retrying.
+func TestHaltingErrors(t *testing.T) {
+	for err, halt := range map[error]bool{
+		lake.ErrCorrupt:                   true,
+		lake.ErrTooManyColumns:            true,
+		errors.New("storage unreachable"): false,
+	} {
+		run := halts(func(context.Context, string) (jobs.Result, error) {
+			return jobs.Result{}, fmt.Errorf("compact: %w", err)
+		})
+		if _, got := run(context.Background(), "2026-11-27"); errors.Is(got, jobs.ErrHalt) != halt || !errors.Is(got, err) {
+			t.Errorf("%v: %v, halts %v, want %v", err, got, errors.Is(got, jobs.ErrHalt), halt)
+		}
 	}
 }

@@ -195,14 +195,21 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	if len(landed) != 1 {
 		t.Fatalf("landing objects: %v", landed)
 	}
+	stopRun(t, "serve", cancel, done)
+}
+
+// stopRun cancels a command started with run in a goroutine (its error comes
+// on done) as SIGINT would, and checks that it stops cleanly.
+func stopRun(t *testing.T, name string, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
 	cancel()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("serve returned %v after SIGINT-like cancel", err)
+			t.Fatalf("%s returned %v after a SIGINT-like cancel", name, err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+		t.Fatalf("%s did not stop", name)
 	}
 }
 
@@ -242,15 +249,7 @@ func TestJobsMetricsListen(t *testing.T) {
 	if code, body := get("/"); code != http.StatusNotFound {
 		t.Errorf("GET /: %d %.100s, want 404", code, body)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("jobs returned %v after cancel", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("jobs did not stop")
-	}
+	stopRun(t, "jobs", cancel, done)
 }
 
 // TestLoadgenToken checks loadgen's documented precedence: an explicit

@@ -269,9 +269,9 @@ func (h *Handler) getBuf() *[]byte {
 // readBody reads and, if needed, inflates the body within the caps,
 // growing the in-flight budget as the inflated body grows.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte, enc string, hold *budget) ([]byte, *Reject) {
-	src0 := &budgetReader{r: http.MaxBytesReader(w, r.Body, h.cfg.MaxBody), hold: hold, ctx: r.Context(), wait: h.cfg.InflightWait,
+	sent := &budgetReader{r: http.MaxBytesReader(w, r.Body, h.cfg.MaxBody), hold: hold, ctx: r.Context(), wait: h.cfg.InflightWait,
 		taken: hold.held / footprint}
-	body, err := readAll(src0, buf, min(r.ContentLength, src0.taken))
+	body, err := readAll(sent, buf, min(r.ContentLength, sent.taken))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		switch {

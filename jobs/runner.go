@@ -560,8 +560,8 @@ func (r *Runner) job(name string) (Job, span, bool) {
 	return Job{}, span{}, false
 }
 
-// checkRun verifies that job (or Pipeline) is known and that window is
-// spelled as its windows are.
+// checkRun verifies that job (or Pipeline) is known, that window is
+// spelled as its windows are, and that it has ended.
 func (r *Runner) checkRun(job, window string) error {
 	sp := daily
 	if job == Pipeline {

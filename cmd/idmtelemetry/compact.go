@@ -119,7 +119,7 @@ holds it, use "idmtelemetry jobs run compact" instead.`,
 			if cc.From, cc.To, err = w.parse(); err != nil {
 				return err
 			}
-			log, bucket, err := c.start(ctx, "compact", args, stdout)
+			log, bucket, err := c.start(ctx, "compact", args, stderr)
 			if err != nil {
 				return err
 			}

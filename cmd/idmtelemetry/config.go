@@ -71,13 +71,14 @@ func (c *common) openBucket(ctx context.Context) (*lake.Bucket, error) {
 	return lake.OpenBucket(ctx, c.bucket())
 }
 
-// start resolves what a one-shot command needs: no arguments, its logger,
-// and the bucket, which the caller closes.
-func (c *common) start(ctx context.Context, name string, args []string, stdout io.Writer) (*slog.Logger, *lake.Bucket, error) {
+// start resolves what a one-shot command needs: no arguments, its logger
+// (on stderr: stdout has the command's results), and the bucket, which the
+// caller closes.
+func (c *common) start(ctx context.Context, name string, args []string, stderr io.Writer) (*slog.Logger, *lake.Bucket, error) {
 	if len(args) > 0 {
 		return nil, nil, usageError{fmt.Errorf("%s takes no arguments, got %q", name, args)}
 	}
-	log, err := c.logger(stdout)
+	log, err := c.logger(stderr)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -42,7 +42,7 @@ partitions did not change since its last run is skipped ("nothing to do").`,
 			if err != nil {
 				return err
 			}
-			log, bucket, err := c.start(ctx, "stats", args, stdout)
+			log, bucket, err := c.start(ctx, "stats", args, stderr)
 			if err != nil {
 				return err
 			}
@@ -99,7 +99,7 @@ A running server picks up new releases within a minute.`,
 		FlagSet: fs,
 		Options: ffOptions(),
 		Exec: func(ctx context.Context, args []string) error {
-			log, bucket, err := c.start(ctx, "publish", args, stdout)
+			log, bucket, err := c.start(ctx, "publish", args, stderr)
 			if err != nil {
 				return err
 			}

@@ -41,13 +41,14 @@ func (f *jobsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.metricsListen, "metrics-listen", "localhost:9464", "plain-HTTP address of the scheduler's /metrics (idmt_jobs_*), for Prometheus; \"off\" disables it (IDMT_METRICS_LISTEN)")
 }
 
-// open builds the scheduler over the bucket; close the bucket when done.
-func (f *jobsFlags) open(ctx context.Context, stdout io.Writer) (*jobs.Runner, *lake.Bucket, error) {
-	return f.openWith(ctx, stdout, prometheus.NewRegistry())
+// open builds the scheduler over the bucket, logging to logTo; close the
+// bucket when done.
+func (f *jobsFlags) open(ctx context.Context, logTo io.Writer) (*jobs.Runner, *lake.Bucket, error) {
+	return f.openWith(ctx, logTo, prometheus.NewRegistry())
 }
 
-func (f *jobsFlags) openWith(ctx context.Context, stdout io.Writer, reg *prometheus.Registry) (*jobs.Runner, *lake.Bucket, error) {
-	log, err := f.logger(stdout)
+func (f *jobsFlags) openWith(ctx context.Context, logTo io.Writer, reg *prometheus.Registry) (*jobs.Runner, *lake.Bucket, error) {
+	log, err := f.logger(logTo)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -248,7 +249,7 @@ and this command waits for the outcome.`,
 			if window == "" {
 				window = lake.Day(time.Now().UTC().AddDate(0, 0, -1))
 			}
-			r, bucket, err := f.open(ctx, stdout)
+			r, bucket, err := f.open(ctx, stderr)
 			if err != nil {
 				return err
 			}
@@ -289,7 +290,7 @@ lines otherwise). Needs the bucket's lease: stop a running scheduler first.`,
 			if err != nil {
 				return err
 			}
-			r, bucket, err := f.open(ctx, stdout)
+			r, bucket, err := f.open(ctx, stderr)
 			if err != nil {
 				return err
 			}

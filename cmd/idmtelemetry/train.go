@@ -65,7 +65,7 @@ row. Candidates are written to _models/candidates/<day>/<name>.json for
 			if err != nil {
 				return err
 			}
-			log, bucket, err := c.start(ctx, "train", args, stdout)
+			log, bucket, err := c.start(ctx, "train", args, stderr)
 			if err != nil {
 				return err
 			}

@@ -395,10 +395,7 @@ func (t *Trainer) fit(ctx context.Context, day, from time.Time, tg *target) (Tra
 	}
 	sample := tg.res.rows()
 	feats := features.Fit(tg.feats, sample)
-	prep := model.Document{Features: feats}
-	for _, r := range sample {
-		prep.Prepare(r)
-	}
+	features.PrepareSample(feats, sample)
 	x, err := iforest.Dense(sample)
 	if err != nil {
 		return Trained{}, err

@@ -198,7 +198,9 @@ func (p *Profile) derived(raw []*fieldStats, opts Options, maxGap int64) []model
 	var measured []*fieldStats
 	for _, fs := range raw {
 		col := p.column(fs.idx)
-		if lo, hi := Quantile(col, envelopeLo), Quantile(col, envelopeHi); lo < hi {
+		// A range that overflows (a collector sending ±1e308) would make
+		// every distance 0: such a field has no usable envelope.
+		if lo, hi := Quantile(col, envelopeLo), Quantile(col, envelopeHi); lo < hi && finite(hi-lo) {
 			env.Fields = append(env.Fields, fs.name)
 			env.Lo, env.Hi = append(env.Lo, lo), append(env.Hi, hi)
 		}
@@ -214,7 +216,7 @@ func (p *Profile) derived(raw []*fieldStats, opts Options, maxGap int64) []model
 		}
 		// A measurement: it may spike, stick or drift.
 		measured = append(measured, fs)
-		if n := Quantile(fs.deltas.v, normQ); n > 0 {
+		if n := Quantile(fs.deltas.v, normQ); n > 0 && finite(n) {
 			jump.Fields = append(jump.Fields, fs.name)
 			jump.Norm = append(jump.Norm, n)
 		}
@@ -238,7 +240,7 @@ func (p *Profile) derived(raw []*fieldStats, opts Options, maxGap int64) []model
 			Window: int64(math.Ceil(opts.SmoothWindow.Seconds())), Scale: 1}
 		if r.kind == model.KindRollingRatio {
 			f.MinDenominator = minDenominatorShare * Quantile(p.column(b.idx), minDenominatorQ)
-			if !(f.MinDenominator > 0) {
+			if !(f.MinDenominator > 0) || !finite(f.MinDenominator) {
 				continue
 			}
 		}

@@ -236,3 +236,18 @@ func TestPipeline(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepareSampleClamps checks that a value whose scaling overflows
+// enters the forest as ±MaxPrepared, not ±Inf, and that ordinary values
+// are prepared as the scorer prepares them.
+func TestPrepareSampleClamps(t *testing.T) {
+	feats := []model.Feature{{Name: "a", Kind: model.KindRaw, Field: "a", Impute: 0, Center: 1, Scale: 1e-10}}
+	sample := [][]float64{{1e300}, {-1e300}, {1 + 2e-10}, {math.NaN()}}
+	PrepareSample(feats, sample)
+	want := []float64{MaxPrepared, -MaxPrepared, 2, -1e10}
+	for i, w := range want {
+		if got := sample[i][0]; math.Abs(got-w) > 1e-6*math.Abs(w) {
+			t.Errorf("row %d: %v, want %v", i, got, w)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package features
 
 import (
+	"math"
+
 	"github.com/idmtelemetry/idmtelemetry/trainer/iforest"
 	"github.com/idmtelemetry/idmtelemetry/trainer/model"
 )
@@ -29,4 +31,24 @@ func Fit(features []model.Feature, sample [][]float64) []model.Feature {
 		out[i].Impute, out[i].Center, out[i].Scale = center[i], center[i], scale[i]
 	}
 	return out
+}
+
+// MaxPrepared bounds the prepared values of a training sample
+// (PrepareSample).
+const MaxPrepared = 1e300
+
+// PrepareSample prepares the rows of a training sample in place, as a
+// scorer prepares a row (model.Document.Prepare), and clamps each value to
+// ±MaxPrepared. A raw value far beyond any measurement (collectors may send
+// 1e308) can overflow to ±Inf in the scaling, and the forest cannot split
+// on an infinity; clamped, the row still lies beyond every other, and the
+// differences between values stay finite.
+func PrepareSample(features []model.Feature, sample [][]float64) {
+	prep := model.Document{Features: features}
+	for _, r := range sample {
+		prep.Prepare(r)
+		for j, v := range r {
+			r[j] = math.Max(-MaxPrepared, math.Min(MaxPrepared, v))
+		}
+	}
 }

@@ -11,6 +11,11 @@ import (
 // are nearly collinear (sensors that read the same temperature).
 const ridge = 1e-3
 
+// maxFitted is the largest magnitude of a value in the rows the linear
+// predictions are fitted on: far beyond any measurement, small enough that
+// sums of squares of thousands of rows stay finite.
+const maxFitted = 1e100
+
 // minPredicted is the smallest share of a field's variance that the linear
 // prediction from the other fields must explain (R²) for the field to stay
 // in the residual feature. A field the others cannot predict (a battery's
@@ -38,7 +43,9 @@ func (p *Profile) residual(fields []*fieldStats, maxGap int64) model.Feature {
 		x := make([]float64, k)
 		ok := true
 		for j, fs := range fields {
-			if fs.idx >= len(r) || !finite(r[fs.idx]) {
+			// Values whose squares overflow (a collector sending ±1e308)
+			// cannot enter a least-squares fit: the row is left out.
+			if fs.idx >= len(r) || !(math.Abs(r[fs.idx]) <= maxFitted) {
 				ok = false
 				break
 			}

@@ -355,10 +355,7 @@ func trainForests(cfg HeatpumpConfig, fleet []simulate.Installation) ([]*model.D
 		rows[i] = sample[i*nf : (i+1)*nf]
 	}
 	feats = features.Fit(feats, rows)
-	prep := model.Document{Features: feats}
-	for _, r := range rows {
-		prep.Prepare(r)
-	}
+	features.PrepareSample(feats, rows)
 	docs := make([]*model.Document, cfg.Seeds)
 	for k := range docs {
 		fc := cfg.Forest

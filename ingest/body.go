@@ -56,33 +56,9 @@ type limitWriter struct {
 
 const budgetChunk = 1 << 20
 
-// readChunk is the step in which a body as sent takes budget: small, so
-// that a stalled upload holds little.
+// readChunk is the room a body as sent gets, and takes budget for, before
+// its first byte: small, so that a stalled upload holds little.
 const readChunk = 256 << 10
-
-// budgetReader takes budget for the bytes read from r (footprint per byte,
-// readChunk at a time) before they are kept; taken is what the request
-// already holds for them.
-type budgetReader struct {
-	r           io.Reader
-	hold        *budget
-	ctx         context.Context
-	wait        time.Duration
-	read, taken int64
-}
-
-func (b *budgetReader) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	b.read += int64(n)
-	if b.read > b.taken {
-		more := max(b.read-b.taken, readChunk)
-		if gerr := b.hold.grow(b.ctx, footprint*more, b.wait); gerr != nil {
-			return n, gerr
-		}
-		b.taken += more
-	}
-	return n, err
-}
 
 func (w *limitWriter) Write(p []byte) (int, error) {
 	need := int64(len(w.buf) + len(p))
@@ -100,17 +76,36 @@ func (w *limitWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// readAll reads r into buf, sized up front to size (the part of the length
-// known that the request holds budget for).
-func readAll(r io.Reader, buf []byte, size int64) ([]byte, error) {
-	if size > 0 && int64(cap(buf)) < size+1 {
-		buf = make([]byte, 0, size+1)
+// readBudgeted reads r, a body of size bytes (-1 when unknown), into buf.
+// The budget covers the room made for the body: room bytes at first, then
+// twice as much each time the body fills it (up to size+1, the +1 to see
+// its end), taken by grow before the room is made. So a request holds at
+// most about twice what it has sent, plus readChunk, and a body of known
+// length is copied only a few times on its way up.
+func readBudgeted(r io.Reader, buf []byte, size, room int64, grow func(n int64) error) ([]byte, error) {
+	if size >= 0 {
+		room = min(room, size+1)
+	}
+	if int64(cap(buf)) < room {
+		buf = make([]byte, 0, room)
 	}
 	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+		if int64(len(buf)) == room {
+			next := max(2*room, readChunk)
+			if size >= 0 && room <= size {
+				next = min(next, size+1)
+			}
+			if err := grow(next - room); err != nil {
+				return buf, err
+			}
+			room = next
+			if int64(cap(buf)) < room {
+				nb := make([]byte, len(buf), room)
+				copy(nb, buf)
+				buf = nb
+			}
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
+		n, err := r.Read(buf[len(buf):room])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			return buf, nil

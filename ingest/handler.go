@@ -59,8 +59,11 @@ func (c *Config) defaults() {
 	if c.MaxInflight <= 0 {
 		c.MaxInflight = 256 << 20
 	}
-	if c.MaxInflight < footprint*c.MaxInflated {
-		c.MaxInflight = footprint * c.MaxInflated
+	// The largest request must fit: its body as sent (with the byte that
+	// shows its end, in readBudgeted's doubling steps) and, for gzip or
+	// zstd, its inflated body (in budgetChunk steps), each twice.
+	if most := footprint * (2*c.MaxBody + c.MaxInflated + budgetChunk); c.MaxInflight < most {
+		c.MaxInflight = most
 	}
 	if c.InflightWait <= 0 {
 		c.InflightWait = 2 * time.Second
@@ -170,13 +173,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, tooLarge(h.cfg.MaxBody))
 		return
 	}
-	// The budget grows with the bytes that arrive, not with what the
-	// request announces: a stalled upload holds only what it has sent.
+	// The budget grows with the bytes that arrive (readBudgeted), not with
+	// what the request announces: a stalled upload holds little.
 	hold := &budget{sem: h.inflight, gauge: h.m.inflight}
 	defer hold.release()
 	first := int64(readChunk)
 	if r.ContentLength >= 0 {
-		first = min(r.ContentLength, first)
+		first = min(r.ContentLength+1, first)
 	}
 	if err := hold.grow(r.Context(), footprint*first, h.cfg.InflightWait); err != nil {
 		h.refuse(w, reject(http.StatusServiceUnavailable, "overloaded", "server is busy; retry later"))
@@ -269,9 +272,8 @@ func (h *Handler) getBuf() *[]byte {
 // readBody reads and, if needed, inflates the body within the caps,
 // growing the in-flight budget as the inflated body grows.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte, enc string, hold *budget) ([]byte, *Reject) {
-	sent := &budgetReader{r: http.MaxBytesReader(w, r.Body, h.cfg.MaxBody), hold: hold, ctx: r.Context(), wait: h.cfg.InflightWait,
-		taken: hold.held / footprint}
-	body, err := readAll(sent, buf, min(r.ContentLength, sent.taken))
+	body, err := readBudgeted(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody), buf, r.ContentLength, hold.held/footprint,
+		func(n int64) error { return hold.grow(r.Context(), footprint*n, h.cfg.InflightWait) })
 	if err != nil {
 		var mbe *http.MaxBytesError
 		switch {

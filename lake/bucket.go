@@ -391,8 +391,9 @@ func (b *Bucket) path(key string) (string, error) {
 // pingKey is the key the fault hook sees for Ping's write probe.
 const pingKey = "_ping"
 
-// probeWrite creates and removes a temporary file at the local bucket's
-// root (listings skip it; Expire removes it if a crash leaves it).
+// probeWrite writes a byte to a temporary file at the local bucket's root
+// and removes it (listings skip it; Expire removes it if a crash leaves
+// it). Creating an empty file succeeds on a full disk; writing does not.
 func (b *Bucket) probeWrite() error {
 	if b.fault != nil {
 		if err := b.fault(OpWrite, pingKey); err != nil {
@@ -404,7 +405,10 @@ func (b *Bucket) probeWrite() error {
 		return err
 	}
 	name := f.Name()
-	err = f.Close()
+	_, err = f.Write([]byte{'\n'})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if rerr := os.Remove(name); err == nil {
 		err = rerr
 	}

@@ -649,3 +649,35 @@ func TestFileBucketRefusesUnmappableKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestPingFullDisk fills a small tmpfs (when the test may mount one: as
+// root, with the capability) and checks that Ping reports the bucket down:
+// creating an empty file still succeeds on a full disk, writing does not.
+func TestPingFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	b, err := OpenBucket(context.Background(), "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Ping(context.Background()); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	fill, err := os.Create(filepath.Join(dir, "fill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := fill.Write(make([]byte, 4096)); err != nil {
+			break
+		}
+	}
+	fill.Close()
+	if err := b.Ping(context.Background()); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("ping of a full bucket folder: %v, want ENOSPC", err)
+	}
+}

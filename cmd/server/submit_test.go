@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -336,52 +337,84 @@ func TestRateLimits(t *testing.T) {
 // for the bytes it has sent, not for those it announces: a stalled upload
 // does not lock others out.
 func TestOverload(t *testing.T) {
-	// The budget is 2 MiB: twice the largest inflated body.
+	// The budget is 8 MiB: twice the largest body as sent (1 MiB, counted
+	// twice for its doubling steps) and inflated (1 MiB) plus a step.
 	h := start(t, setup{ingest: ingest.Config{MaxBody: 1 << 20, MaxInflated: 1 << 20, MaxInflight: 1 << 20, InflightWait: 200 * time.Millisecond}})
-	pr, pw := io.Pipe()
-	slow, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/submit", pr)
-	slow.ContentLength = 900 << 10
-	slow.Header.Set("Authorization", "Bearer "+token)
 	var wg sync.WaitGroup
-	wg.Add(1)
-	slowStatus := 0
-	go func() {
-		defer wg.Done()
-		// The body is cut off below; the transport may report that
-		// instead of a status.
-		if resp, err := h.client.Do(slow); err == nil {
-			slowStatus = resp.StatusCode
-			resp.Body.Close()
+	var accepted atomic.Int32
+	// slow starts an upload that announces 900 KiB and sends only its
+	// first bytes; its pipe's writer sends more or cuts it off.
+	slow := func() *io.PipeWriter {
+		pr, pw := io.Pipe()
+		req, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/submit", pr)
+		req.ContentLength = 900 << 10
+		req.Header.Set("Authorization", "Bearer "+token)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The body is cut off below; the transport may report that
+			// instead of a status.
+			if resp, err := h.client.Do(req); err == nil {
+				if resp.StatusCode == 200 {
+					accepted.Add(1)
+				}
+				resp.Body.Close()
+			}
+		}()
+		_, _ = pw.Write([]byte(`{"installation_id":"`))
+		return pw
+	}
+	inflight := func(want float64) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			m := h.metric(t, "idmt_ingest_inflight_bytes")
+			if strings.Contains(m, fmt.Sprintf("value:%g", want)) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("in-flight bytes %s, want %g", m, want)
+			}
 		}
-	}()
-	// The slow request announces 900 KiB and stalls after a few bytes.
-	_, _ = pw.Write([]byte(`{"installation_id":"`))
-	time.Sleep(200 * time.Millisecond)
-	big := batch(nowRec(0), `{"timestamp":1,"pad":"`+strings.Repeat("a", 200<<10)+`"}`)
+	}
+	big := batch(nowRec(0), `{"timestamp":1,"pad":"`+strings.Repeat("a", 600<<10)+`"}`)
+
+	// Four stalled uploads hold 512 KiB each: a submission goes through.
+	var pws []*io.PipeWriter
+	for range 4 {
+		pws = append(pws, slow())
+	}
+	inflight(4 * 2 * readChunk)
 	if r := h.submit(t, big, nil); r.status != 200 {
-		t.Fatalf("submission beside a stalled upload: %d %s, want 200", r.status, r.raw)
+		t.Fatalf("submission beside stalled uploads: %d %s, want 200", r.status, r.raw)
 	}
-	// Once it has sent 850 KiB, it holds the whole budget.
-	if _, err := pw.Write(bytes.Repeat([]byte("a"), 850<<10)); err != nil {
-		t.Fatal(err)
+	// Once they have sent 850 KiB each, they hold budget for all of their
+	// 900 KiB (and the byte that shows the end), twice: 7.2 MiB of 8, and
+	// the 600 KiB submission does not fit.
+	for _, pw := range pws {
+		if _, err := pw.Write(bytes.Repeat([]byte("a"), 850<<10)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	time.Sleep(200 * time.Millisecond)
+	inflight(4 * 2 * (900<<10 + 1))
 	r := h.submit(t, big, nil)
 	if r.status != 503 || r.header.Get("Retry-After") == "" {
 		t.Fatalf("submission over budget: %d %s, want 503 with Retry-After", r.status, r.raw)
 	}
-	if m := h.metric(t, "idmt_ingest_inflight_bytes"); !strings.Contains(m, "value:2.097152e+06") {
-		t.Errorf("in-flight bytes while the slow upload holds the budget: %s", m)
+	for _, pw := range pws {
+		pw.CloseWithError(io.ErrUnexpectedEOF)
 	}
-	pw.CloseWithError(io.ErrUnexpectedEOF)
 	wg.Wait()
-	if slowStatus == 200 {
+	if accepted.Load() != 0 {
 		t.Fatal("truncated body accepted")
 	}
+	inflight(0)
 	if r := h.submit(t, big, nil); r.status != 200 {
 		t.Fatalf("after the budget is free: %d %s", r.status, r.raw)
 	}
 }
+
+// readChunk is ingest's first step of budget for a body (256 KiB).
+const readChunk = 256 << 10
 
 func TestHealthDegraded(t *testing.T) {
 	dir := t.TempDir()

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -31,17 +32,33 @@ func main() {
 	}
 }
 
-// usageError marks a mistake in the command line or the configuration
-// (exit status 2: running again will not fix it, so systemd's
-// RestartPreventExitStatus=2 stops restarting).
+// usageError marks a mistake in the command line or the configuration:
+// running again will not fix it (exitConfig).
 type usageError struct{ error }
+
+// exitConfig is the exit status of a mistake in the command line or the
+// configuration: EX_CONFIG of sysexits.h, which the systemd unit of
+// docs/OPERATIONS.md does not restart. (Not 2: Go's runtime exits 2 when
+// the process crashes, and a crash should be restarted.)
+const exitConfig = 78
 
 func exitCode(err error) int {
 	var u usageError
 	if errors.As(err, &u) || errors.Is(err, lake.ErrBucketURL) || errors.Is(err, jobs.ErrUnknownJob) || errors.Is(err, jobs.ErrWindow) {
-		return 2
+		return exitConfig
 	}
 	return 1
+}
+
+// configError marks err, from loading a certificate, tokens or keys, as a
+// configuration mistake, unless it is an I/O failure that running again
+// may fix (a full disk while a generated file is written).
+func configError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	return usageError{err}
 }
 
 // noSubcommand is the Exec of a command that only groups subcommands: bare,

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,15 +88,15 @@ func TestHelpExplainsSettings(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if err := run(context.Background(), []string{"serve", "--no-such-flag"}, &out, &out); exitCode(err) != 2 {
+	if err := run(context.Background(), []string{"serve", "--no-such-flag"}, &out, &out); exitCode(err) != exitConfig {
 		t.Fatalf("unknown flag: %v (exit %d), want a usage error", err, exitCode(err))
 	}
 }
 
-// TestConfigMistakesExitTwo checks that mistakes in the command line or
-// the configuration exit with status 2, which the systemd unit does not
+// TestConfigMistakes checks that mistakes in the command line or the
+// configuration exit with exitConfig, which the systemd unit does not
 // restart, with a message that names what to fix.
-func TestConfigMistakesExitTwo(t *testing.T) {
+func TestConfigMistakes(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.pem")
 	for _, c := range []struct {
@@ -116,8 +118,8 @@ func TestConfigMistakesExitTwo(t *testing.T) {
 	} {
 		var out bytes.Buffer
 		err := run(context.Background(), c.args, &out, &out)
-		if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), c.want) {
-			t.Errorf("%q: %v (exit %d), want exit 2 naming %q", c.args, err, exitCode(err), c.want)
+		if exitCode(err) != exitConfig || !strings.Contains(fmt.Sprint(err), c.want) {
+			t.Errorf("%q: %v (exit %d), want exit %d naming %q", c.args, err, exitCode(err), exitConfig, c.want)
 		}
 	}
 }
@@ -264,6 +266,23 @@ func TestLoadgenToken(t *testing.T) {
 		f := loadgenFlags{tokenFile: c.file}
 		if got, err := f.token(); err != nil || got != c.want {
 			t.Errorf("--token-file %q with IDMT_TOKEN set: %q %v, want %q", c.file, got, err, c.want)
+		}
+	}
+}
+
+// TestConfigErrorKeepsIOFailures checks that a failure to write a generated
+// file (a full disk) is not taken for a configuration mistake: the unit
+// restarts the service, which may then succeed.
+func TestConfigErrorKeepsIOFailures(t *testing.T) {
+	full := &fs.PathError{Op: "write", Path: "var/tls/cert.pem", Err: syscall.ENOSPC}
+	missing := &fs.PathError{Op: "open", Path: "cert.pem", Err: fs.ErrNotExist}
+	for err, want := range map[error]int{
+		fmt.Errorf("generate certificate: %w", full):    1,
+		fmt.Errorf("load certificate: %w", missing):     exitConfig,
+		errors.New("set both --tls-cert and --tls-key"): exitConfig,
+	} {
+		if got := exitCode(configError(err)); got != want {
+			t.Errorf("%v: exit %d, want %d", err, got, want)
 		}
 	}
 }

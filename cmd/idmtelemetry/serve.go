@@ -135,15 +135,16 @@ func (f *serveFlags) setup(ctx context.Context, stdout io.Writer) (*app, error) 
 		}
 	}()
 	// A certificate, token or key that cannot be loaded is a configuration
-	// mistake: restarting will not fix it.
+	// mistake, restarting will not fix it; failing to write a generated one
+	// may be fixed.
 	if a.cert, err = server.LoadCertificate(f.certFile, f.keyFile, f.dataDir); err != nil {
-		return nil, usageError{err}
+		return nil, configError(err)
 	}
 	if a.toks, err = server.LoadTokens(f.tokensFile, os.Getenv("IDMT_TOKENS"), f.dataDir); err != nil {
-		return nil, usageError{err}
+		return nil, configError(err)
 	}
 	if a.keys, a.keysDir, a.keysCreated, err = f.keysFlag.load(f.dataDir, true); err != nil {
-		return nil, usageError{err}
+		return nil, configError(err)
 	}
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

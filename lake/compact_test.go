@@ -414,6 +414,15 @@ func TestCompactTooManyColumns(t *testing.T) {
 			if res, err := c.Compact(ctx); err != nil || res.Records != 1 || len(readLake(t, b)) != 1 {
 				t.Fatalf("after moving it aside: %+v %v", res, err)
 			}
+			// A limit below what a file already has says so.
+			landBatch(t, b, "AERO SLM 3-11", t0.Add(2*time.Minute), r(3, 0, map[string]float64{"c": 3}))
+			low, err := NewCompactor(b, quiet, CompactConfig{MaxColumns: 2}, WithCompactClock(func() time.Time { return t0.Add(time.Hour) }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := low.Compact(ctx); !errors.Is(err, ErrTooManyColumns) || !strings.Contains(err.Error(), "3 metric columns (the file has 2 now)") {
+				t.Fatalf("a limit below the file's columns: %v", err)
+			}
 		})
 	}
 }

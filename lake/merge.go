@@ -108,11 +108,14 @@ func (c *Compactor) mergeTo(ctx context.Context, dst *Bucket, key string, in mer
 		readers = append(readers, r)
 		return nil
 	}
+	fileCols := 0 // metric columns of the existing file, if any
 	if in.existing {
 		switch err := open(c.bucket, key); {
 		case errors.Is(err, ErrNotFound):
 		case err != nil:
 			return 0, err
+		default:
+			fileCols = len(readers[0].metrics)
 		}
 	}
 	for _, run := range in.runs {
@@ -142,9 +145,9 @@ func (c *Compactor) mergeTo(ctx context.Context, dst *Bucket, key string, in mer
 		}
 	})
 	if len(metrics) > c.cfg.MaxColumns {
-		return 0, fmt.Errorf("%w: %s would have %d metric columns, over the limit of %d%s; "+
-			"move the landing objects of the collector that sends changing field names to _quarantine/, then run compact again with force",
-			ErrTooManyColumns, key, len(metrics), c.cfg.MaxColumns, namesPerSource(in.mem))
+		return 0, fmt.Errorf("%w: %s would have %d metric columns (the file has %d now), over the limit of %d%s; "+
+			"move the landing objects of the collector that sends changing field names to _quarantine/, or raise --max-columns if the names are real, then run compact (and compact-hourly) again with force",
+			ErrTooManyColumns, key, len(metrics), fileCols, c.cfg.MaxColumns, namesPerSource(in.mem))
 	}
 	outOf := make(map[string]int, len(metrics))
 	for i, m := range metrics {
@@ -245,10 +248,11 @@ func (c *Compactor) mergeTo(ctx context.Context, dst *Bucket, key string, in mer
 	return pw.rows, nil
 }
 
-// namesPerSource names the landing objects of p's rows that use the most
-// distinct metric names, for ErrTooManyColumns.
+// namesPerSource names the landing objects of p's rows (the run's last
+// chunk; earlier chunks are spilled without their sources) that use the
+// most distinct metric names, for ErrTooManyColumns.
 func namesPerSource(p *partition) string {
-	if p == nil {
+	if p == nil || len(p.rows) == 0 {
 		return ""
 	}
 	used := map[string]map[int32]bool{}
@@ -266,7 +270,7 @@ func namesPerSource(p *partition) string {
 		return cmp.Or(cmp.Compare(len(used[b]), len(used[a])), strings.Compare(a, b))
 	})
 	var b strings.Builder
-	b.WriteString("; the landing objects of this chunk that use the most names:")
+	b.WriteString("; the landing objects of the last chunk that use the most names:")
 	for i, k := range keys[:min(3, len(keys))] {
 		if i > 0 {
 			b.WriteByte(',')

@@ -19,7 +19,8 @@ import (
 // each rule and what happens when it is broken.
 type Limits struct {
 	// MaxFields is the most fields a record may have (timestamp included),
-	// and the most distinct metric names a batch may use: each becomes a
+	// and the most distinct valid metric names a batch may use, whatever
+	// their values and whether their records are kept: each may become a
 	// lake column, and collectors send the same fields in every record.
 	MaxFields int
 	// MaxNameLen is the longest metric name.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,11 +20,17 @@ type health struct {
 	mu      sync.Mutex
 	checked time.Time
 	err     error
+	// down is the latest result, for scrapes that find a check running.
+	down atomic.Bool
 }
 
 func (h *health) check(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.checkLocked(ctx)
+}
+
+func (h *health) checkLocked(ctx context.Context) error {
 	if time.Since(h.checked) < h.ttl {
 		return h.err
 	}
@@ -31,15 +38,22 @@ func (h *health) check(ctx context.Context) error {
 	defer cancel()
 	h.err = h.storage.Ping(ctx)
 	h.checked = time.Now()
+	h.down.Store(h.err != nil)
 	if h.err != nil {
 		h.log.WarnContext(ctx, "storage unreachable", "err", h.err)
 	}
 	return h.err
 }
 
-// up is idmt_storage_up's value.
+// up is idmt_storage_up's value. A scrape never waits for a check that
+// is running (a local folder on a hung mount ignores every timeout): it
+// takes the latest result instead.
 func (h *health) up() float64 {
-	if h.check(context.Background()) != nil {
+	if h.mu.TryLock() {
+		h.checkLocked(context.Background())
+		h.mu.Unlock()
+	}
+	if h.down.Load() {
 		return 0
 	}
 	return 1

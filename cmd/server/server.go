@@ -107,13 +107,17 @@ func New(cfg Config, cert *Certificate, tokens *Tokens, storage Pinger, log *slo
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
 		// RFC 9110: a 405 lists the methods the path has. HEAD goes
 		// wherever GET does (middleware.GetHead).
+		path := req.URL.RawPath // chi routes on the escaped path when there is one
+		if path == "" {
+			path = req.URL.Path
+		}
 		var allow []string
 		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 			probe := m
 			if m == http.MethodHead {
 				probe = http.MethodGet
 			}
-			if r.Match(chi.NewRouteContext(), probe, req.URL.Path) {
+			if r.Match(chi.NewRouteContext(), probe, path) {
 				allow = append(allow, m)
 			}
 		}

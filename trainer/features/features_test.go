@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,42 @@ func TestChooseResidual(t *testing.T) {
 	// b = 2a + 1: the weights say so, and the norms are small.
 	if w := res.Weights[1*2+0]; math.Abs(w-2) > 0.05 || res.Norm[1] > 0.5 {
 		t.Errorf("residual feature %+v", *res)
+	}
+}
+
+// TestChooseResidualIgnoresAbsurdRows checks that the rows of a collector
+// that sends values whose squares overflow (±1e200, once in a while: its
+// moving averages stay absurd for hours) stay out of the residual's fits,
+// which stay those of the other installations.
+func TestChooseResidualIgnoresAbsurdRows(t *testing.T) {
+	p := NewProfile()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 3 {
+		inst := string(rune('a' + i))
+		for k := range 4000 {
+			a := 20 + 5*math.Sin(float64(k)/40) + float64(i)
+			row := map[string]float64{"a": a, "b": 2*a + 1 + 0.1*rng.NormFloat64(), "c": 10 + rng.NormFloat64()}
+			if i == 2 && k%1000 == 7 { // 0.1 % of the rows: the envelope does not see them
+				row["a"], row["b"] = 1e200, -1e200
+			}
+			p.Add(inst, t0.Add(time.Duration(k)*30*time.Second), row)
+		}
+	}
+	feats, err := p.Choose(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := ofKind(feats, model.KindResidual)
+	if res == nil || !reflect.DeepEqual(res.Fields, []string{"a", "b"}) {
+		t.Fatalf("residual feature %+v", res)
+	}
+	if w := res.Weights[1*2+0]; math.Abs(w-2) > 0.05 {
+		t.Errorf("residual feature %+v", *res)
+	}
+	for _, v := range slices.Concat(res.Weights, res.Intercept, res.Norm) {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			t.Fatalf("residual feature with %v: %+v", v, *res)
+		}
 	}
 }
 

@@ -122,19 +122,27 @@ func TestChooseStale(t *testing.T) {
 
 // TestChooseResidual checks that the residual feature keeps the fields the
 // others predict (b follows a) and leaves out one they cannot (c is noise).
-func TestChooseResidual(t *testing.T) {
+// linearProfile profiles installations whose field b is 2a + 1 plus noise
+// and c is noise alone; absurd, if not nil, says which rows (installation
+// i, row k) read ±1e200 in a and b instead.
+func linearProfile(installations, rows int, absurd func(i, k int) bool) *Profile {
 	p := NewProfile()
 	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range 2 {
-		inst := string(rune('a' + i))
-		for k := range 3000 {
+	for i := range installations {
+		for k := range rows {
 			a := 20 + 5*math.Sin(float64(k)/40) + float64(i)
-			p.Add(inst, t0.Add(time.Duration(k)*30*time.Second), map[string]float64{
-				"a": a, "b": 2*a + 1 + 0.1*rng.NormFloat64(), "c": 10 + rng.NormFloat64(),
-			})
+			row := map[string]float64{"a": a, "b": 2*a + 1 + 0.1*rng.NormFloat64(), "c": 10 + rng.NormFloat64()}
+			if absurd != nil && absurd(i, k) {
+				row["a"], row["b"] = 1e200, -1e200
+			}
+			p.Add(string(rune('a'+i)), t0.Add(time.Duration(k)*30*time.Second), row)
 		}
 	}
-	feats, err := p.Choose(Options{})
+	return p
+}
+
+func TestChooseResidual(t *testing.T) {
+	feats, err := linearProfile(2, 3000, nil).Choose(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,20 +161,9 @@ func TestChooseResidual(t *testing.T) {
 // moving averages stay absurd for hours) stay out of the residual's fits,
 // which stay those of the other installations.
 func TestChooseResidualIgnoresAbsurdRows(t *testing.T) {
-	p := NewProfile()
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range 3 {
-		inst := string(rune('a' + i))
-		for k := range 4000 {
-			a := 20 + 5*math.Sin(float64(k)/40) + float64(i)
-			row := map[string]float64{"a": a, "b": 2*a + 1 + 0.1*rng.NormFloat64(), "c": 10 + rng.NormFloat64()}
-			if i == 2 && k%1000 == 7 { // 0.1 % of the rows: the envelope does not see them
-				row["a"], row["b"] = 1e200, -1e200
-			}
-			p.Add(inst, t0.Add(time.Duration(k)*30*time.Second), row)
-		}
-	}
-	feats, err := p.Choose(Options{})
+	// 0.1 % of the rows, of one installation: the envelope does not see them.
+	absurd := func(i, k int) bool { return i == 2 && k%1000 == 7 }
+	feats, err := linearProfile(3, 4000, absurd).Choose(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,9 +57,24 @@ type limitWriter struct {
 
 const budgetChunk = 1 << 20
 
-// readChunk is the room a body as sent gets, and takes budget for, before
-// its first byte: small, so that a stalled upload holds little.
+// readChunk is the room a body without a Content-Length gets, and takes
+// budget for, before its first byte: small, so that a stalled upload holds
+// little.
 const readChunk = 256 << 10
+
+// idleReader sets a read deadline of idle before each read of the request
+// body, so that a body that sends nothing for idle fails with
+// os.ErrDeadlineExceeded (where the connection supports deadlines).
+type idleReader struct {
+	r    io.Reader
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	_ = r.rc.SetReadDeadline(time.Now().Add(r.idle))
+	return r.r.Read(p)
+}
 
 func (w *limitWriter) Write(p []byte) (int, error) {
 	need := int64(len(w.buf) + len(p))

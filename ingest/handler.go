@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -38,11 +39,17 @@ type Config struct {
 	MaxInflated int64
 	// MaxInflight caps the memory held by requests being processed at
 	// once (default 256 MiB): each holds its body and its normalized copy,
-	// so it is charged twice its (inflated) body size, as the bytes
-	// arrive. A request that cannot get its share within InflightWait is
-	// answered 503 with Retry-After.
+	// so it is charged twice its (inflated) body size: its Content-Length
+	// before the body is read, or, without one, the room made for the body
+	// as it arrives. A request that cannot get its share within
+	// InflightWait is answered 503 with Retry-After.
 	MaxInflight  int64
 	InflightWait time.Duration
+	// BodyIdle is how long the body may send nothing before the request
+	// is answered 408 and its budget freed (default 10 s; collectors give
+	// up after 30 s in all): a stalled upload cannot hold memory for the
+	// server's whole read timeout.
+	BodyIdle time.Duration
 	// PerInstallation caps submissions per installation and minute
 	// (default 300; negative disables).
 	PerInstallation int
@@ -67,6 +74,9 @@ func (c *Config) defaults() {
 	}
 	if c.InflightWait <= 0 {
 		c.InflightWait = 2 * time.Second
+	}
+	if c.BodyIdle <= 0 {
+		c.BodyIdle = 10 * time.Second
 	}
 	if c.PerInstallation == 0 {
 		c.PerInstallation = 300
@@ -173,13 +183,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, tooLarge(h.cfg.MaxBody))
 		return
 	}
-	// The budget grows with the bytes that arrive (readBudgeted), not with
-	// what the request announces: a stalled upload holds little.
+	// A body of known length takes its whole budget at once, before it is
+	// read: in a thundering herd, a request either gets all it needs or is
+	// told to retry before it sends, rather than stalling half-way beside
+	// others that hold part of theirs (measured in docs/BENCHMARKS.md). A
+	// body without a length takes budget as it arrives (readBudgeted).
 	hold := &budget{sem: h.inflight, gauge: h.m.inflight}
 	defer hold.release()
 	first := int64(readChunk)
 	if r.ContentLength >= 0 {
-		first = min(r.ContentLength+1, first)
+		first = r.ContentLength + 1 // +1: the read that sees the end
 	}
 	if err := hold.grow(r.Context(), footprint*first, h.cfg.InflightWait); err != nil {
 		h.refuse(w, reject(http.StatusServiceUnavailable, "overloaded", "server is busy; retry later"))
@@ -272,8 +285,13 @@ func (h *Handler) getBuf() *[]byte {
 // readBody reads and, if needed, inflates the body within the caps,
 // growing the in-flight budget as the inflated body grows.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte, enc string, hold *budget) ([]byte, *Reject) {
-	body, err := readBudgeted(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody), buf, r.ContentLength, hold.held/footprint,
+	idle := &idleReader{r: http.MaxBytesReader(w, r.Body, h.cfg.MaxBody), rc: http.NewResponseController(w), idle: h.cfg.BodyIdle}
+	body, err := readBudgeted(idle, buf, r.ContentLength, hold.held/footprint,
 		func(n int64) error { return hold.grow(r.Context(), footprint*n, h.cfg.InflightWait) })
+	// The rest of the request (decoding, landing) must not meet the last
+	// read's deadline: the server's background read would take it for a
+	// client gone away.
+	_ = idle.rc.SetReadDeadline(time.Time{})
 	if err != nil {
 		var mbe *http.MaxBytesError
 		switch {
@@ -281,6 +299,8 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte, e
 			return nil, tooLarge(h.cfg.MaxBody)
 		case errors.Is(err, errBudget):
 			return nil, reject(http.StatusServiceUnavailable, "overloaded", "server is busy; retry later")
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return nil, reject(http.StatusRequestTimeout, "body_idle", "the body sent nothing for %s; send it without pauses", h.cfg.BodyIdle)
 		}
 		return nil, reject(http.StatusBadRequest, "body_read", "body could not be read completely: %v", err)
 	}

@@ -333,33 +333,33 @@ func TestRateLimits(t *testing.T) {
 }
 
 // Beyond the in-flight byte budget a submission waits briefly, then gets
-// 503 with Retry-After instead of growing memory. A request holds budget
-// for the bytes it has sent, not for those it announces: a stalled upload
-// does not lock others out.
+// 503 with Retry-After instead of growing memory. A body of known length
+// takes its budget before it is read; one that then stalls is answered 408
+// after BodyIdle, which frees it. A body without a length takes budget as
+// it arrives, so stalled ones hold little.
 func TestOverload(t *testing.T) {
 	// The budget is 8 MiB: twice the largest body as sent (1 MiB, counted
-	// twice for its doubling steps) and inflated (1 MiB) plus a step.
-	h := start(t, setup{ingest: ingest.Config{MaxBody: 1 << 20, MaxInflated: 1 << 20, MaxInflight: 1 << 20, InflightWait: 200 * time.Millisecond}})
+	// twice) and inflated (1 MiB) plus a step.
+	h := start(t, setup{ingest: ingest.Config{MaxBody: 1 << 20, MaxInflated: 1 << 20, MaxInflight: 1 << 20,
+		InflightWait: 200 * time.Millisecond, BodyIdle: time.Second}})
 	var wg sync.WaitGroup
-	var accepted atomic.Int32
-	// slow starts an upload that announces 900 KiB and sends only its
-	// first bytes; its pipe's writer sends more or cuts it off.
-	slow := func() *io.PipeWriter {
+	statuses := make(chan int, 8)
+	// slow starts an upload of length n (-1: unknown) that sends only its
+	// first bytes; its pipe's writer cuts it off.
+	slow := func(n int64) *io.PipeWriter {
 		pr, pw := io.Pipe()
 		req, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/submit", pr)
-		req.ContentLength = 900 << 10
+		req.ContentLength = n
 		req.Header.Set("Authorization", "Bearer "+token)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// The body is cut off below; the transport may report that
-			// instead of a status.
+			status := 0 // the transport may report the cut instead of a status
 			if resp, err := h.client.Do(req); err == nil {
-				if resp.StatusCode == 200 {
-					accepted.Add(1)
-				}
+				status = resp.StatusCode
 				resp.Body.Close()
 			}
+			statuses <- status
 		}()
 		_, _ = pw.Write([]byte(`{"installation_id":"`))
 		return pw
@@ -378,38 +378,49 @@ func TestOverload(t *testing.T) {
 	}
 	big := batch(nowRec(0), `{"timestamp":1,"pad":"`+strings.Repeat("a", 600<<10)+`"}`)
 
-	// Four stalled uploads hold 512 KiB each: a submission goes through.
+	// Four uploads announcing 900 KiB hold 7.2 MiB of 8 and stall: a
+	// 600 KiB submission does not fit.
 	var pws []*io.PipeWriter
 	for range 4 {
-		pws = append(pws, slow())
+		pws = append(pws, slow(900<<10))
+	}
+	inflight(4 * 2 * (900<<10 + 1))
+	if r := h.submit(t, big, nil); r.status != 503 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("submission over budget: %d %s, want 503 with Retry-After", r.status, r.raw)
+	}
+	// After BodyIdle they are answered 408, and the budget is free.
+	for range 4 {
+		if status := <-statuses; status != http.StatusRequestTimeout {
+			t.Errorf("stalled upload: status %d, want 408", status)
+		}
+	}
+	inflight(0)
+	if r := h.submit(t, big, nil); r.status != 200 {
+		t.Fatalf("after the stalled uploads: %d %s", r.status, r.raw)
+	}
+	for _, pw := range pws {
+		pw.Close()
+	}
+
+	// Four stalled uploads of unknown length hold 512 KiB each: the
+	// submission goes through beside them.
+	pws = pws[:0]
+	for range 4 {
+		pws = append(pws, slow(-1))
 	}
 	inflight(4 * 2 * readChunk)
 	if r := h.submit(t, big, nil); r.status != 200 {
-		t.Fatalf("submission beside stalled uploads: %d %s, want 200", r.status, r.raw)
-	}
-	// Once they have sent 850 KiB each, they hold budget for all of their
-	// 900 KiB (and the byte that shows the end), twice: 7.2 MiB of 8, and
-	// the 600 KiB submission does not fit.
-	for _, pw := range pws {
-		if _, err := pw.Write(bytes.Repeat([]byte("a"), 850<<10)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	inflight(4 * 2 * (900<<10 + 1))
-	r := h.submit(t, big, nil)
-	if r.status != 503 || r.header.Get("Retry-After") == "" {
-		t.Fatalf("submission over budget: %d %s, want 503 with Retry-After", r.status, r.raw)
+		t.Fatalf("submission beside stalled uploads of unknown length: %d %s, want 200", r.status, r.raw)
 	}
 	for _, pw := range pws {
 		pw.CloseWithError(io.ErrUnexpectedEOF)
 	}
 	wg.Wait()
-	if accepted.Load() != 0 {
-		t.Fatal("truncated body accepted")
-	}
-	inflight(0)
-	if r := h.submit(t, big, nil); r.status != 200 {
-		t.Fatalf("after the budget is free: %d %s", r.status, r.raw)
+	close(statuses)
+	for status := range statuses {
+		if status == 200 {
+			t.Error("truncated body accepted")
+		}
 	}
 }
 

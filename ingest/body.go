@@ -93,11 +93,11 @@ func (w *limitWriter) Write(p []byte) (int, error) {
 }
 
 // readBudgeted reads r, a body of size bytes (-1 when unknown), into buf.
-// The budget covers the room made for the body: room bytes at first, then
-// twice as much each time the body fills it (up to size+1, the +1 to see
-// its end), taken by grow before the room is made. So a request holds at
-// most about twice what it has sent, plus readChunk, and a body of known
-// length is copied only a few times on its way up.
+// The caller holds budget for room bytes; each time the body fills them,
+// grow takes budget for twice as much room (never more than size+1, the +1
+// to see the end) before it is made. The handler gives a body of known
+// length its whole room up front, so only one without a length grows: it
+// holds at most about twice what it has sent, plus readChunk.
 func readBudgeted(r io.Reader, buf []byte, size, room int64, grow func(n int64) error) ([]byte, error) {
 	if size >= 0 {
 		room = min(room, size+1)

@@ -583,9 +583,7 @@ func (r *recordReader) remember() {
 		r.prevKeys = append(r.prevKeys, strings.Clone(k))
 		r.prevBad = append(r.prevBad, bad)
 		if k != "timestamp" && bad == "" {
-			if _, ok := r.names[k]; !ok {
-				r.names[r.prevKeys[len(r.prevKeys)-1]] = struct{}{}
-			}
+			r.names[r.prevKeys[len(r.prevKeys)-1]] = struct{}{} // the copy: k aliases the body
 		}
 	}
 }

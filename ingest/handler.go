@@ -195,7 +195,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		first = r.ContentLength + 1 // +1: the read that sees the end
 	}
 	if err := hold.grow(r.Context(), footprint*first, h.cfg.InflightWait); err != nil {
-		h.refuse(w, reject(http.StatusServiceUnavailable, "overloaded", "server is busy; retry later"))
+		h.refuse(w, overloaded())
 		return
 	}
 
@@ -269,6 +269,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, response{Status: "success", Processed: sub.Records, Drops: sub.Drops})
 }
 
+// overloaded answers a request that could not get its share of the
+// in-flight budget in time.
+func overloaded() *Reject {
+	return reject(http.StatusServiceUnavailable, "overloaded", "server is busy; retry later")
+}
+
 func tooLarge(limit int64) *Reject {
 	return reject(http.StatusRequestEntityTooLarge, "body_too_large",
 		"body exceeds %s; split the batch into smaller requests", humanBytes(limit))
@@ -298,7 +304,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte, e
 		case errors.As(err, &mbe):
 			return nil, tooLarge(h.cfg.MaxBody)
 		case errors.Is(err, errBudget):
-			return nil, reject(http.StatusServiceUnavailable, "overloaded", "server is busy; retry later")
+			return nil, overloaded()
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			return nil, reject(http.StatusRequestTimeout, "body_idle", "the body sent nothing for %s; send it without pauses", h.cfg.BodyIdle)
 		}
@@ -333,7 +339,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte, e
 			return nil, reject(http.StatusRequestEntityTooLarge, "inflated_too_large",
 				"body inflates to more than %s; split the batch into smaller requests", humanBytes(h.cfg.MaxInflated))
 		case errors.Is(err, errBudget):
-			return nil, reject(http.StatusServiceUnavailable, "overloaded", "server is busy; retry later")
+			return nil, overloaded()
 		}
 		return nil, reject(http.StatusBadRequest, "bad_encoding", "body is not valid %s: %v", enc, err)
 	}

@@ -85,9 +85,21 @@ type request struct {
 	storage      string // "" for the community model
 }
 
-// parse validates installation_id and model; a non-empty error message
-// is the 400 detail.
-func parse(q map[string][]string) (request, string) {
+// parse reads the query string strictly, as the statistics endpoints do
+// (a malformed escape or a ';' is a 400, not a parameter silently dropped,
+// which would answer for the community model), and validates
+// installation_id and model; a non-empty error message is the 400 detail.
+func parse(r *http.Request) (url.Values, request, string) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, request{}, fmt.Sprintf("query string is malformed (%v); percent-encode special characters and separate parameters with &", err)
+	}
+	req, msg := validate(q)
+	return q, req, msg
+}
+
+// validate checks installation_id and model.
+func validate(q url.Values) (request, string) {
 	first := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return v[0]
@@ -114,17 +126,6 @@ func parse(q map[string][]string) (request, string) {
 		}
 	}
 	return req, ""
-}
-
-// strictQuery parses the query string strictly, as the statistics
-// endpoints do: a malformed escape or a ';' is a 400 message, not a
-// parameter silently dropped (which would answer for the community model).
-func strictQuery(r *http.Request) (url.Values, string) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, fmt.Sprintf("query string is malformed (%v); percent-encode special characters and separate parameters with &", err)
-	}
-	return q, ""
 }
 
 // quote shows at most 64 characters of client input in a message.
@@ -162,11 +163,7 @@ func format(r *http.Request, q url.Values) (Format, string) {
 // model_name and release say which release answered. ?format=3 reports the
 // hash of envelope 3.0.
 func (h *Handler) Check(w http.ResponseWriter, r *http.Request) {
-	q, msg := strictQuery(r)
-	var req request
-	if msg == "" {
-		req, msg = parse(q)
-	}
+	q, req, msg := parse(r)
 	if msg != "" {
 		h.m.checkInvalid.Inc()
 		writeError(w, http.StatusBadRequest, msg)
@@ -264,11 +261,7 @@ var (
 // 304 when If-None-Match holds the hash. The bytes come from memory and go
 // out in one Write.
 func (h *Handler) Download(w http.ResponseWriter, r *http.Request) {
-	q, msg := strictQuery(r)
-	var req request
-	if msg == "" {
-		req, msg = parse(q)
-	}
+	q, req, msg := parse(r)
 	if msg == "" {
 		var f Format
 		if f, msg = format(r, q); msg == "" {

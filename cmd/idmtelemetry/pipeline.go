@@ -57,11 +57,11 @@ func (k *keysFlag) load(dataDir string, generate bool) (*publish.Keys, string, [
 		}
 	}
 	keys, err := publish.LoadKeys(dir, os.Getenv)
-	if err != nil && k.keysDir == "" {
-		return nil, dir, nil, fmt.Errorf("%w (start idmtelemetry run or serve once to generate keys in the data folder, or pass --keys-dir)", err)
-	}
-	if err != nil {
+	switch {
+	case err != nil && k.keysDir != "":
 		return nil, dir, nil, fmt.Errorf("--keys-dir %s: %w", dir, err)
+	case err != nil:
+		return nil, dir, nil, fmt.Errorf("%w (start idmtelemetry run or serve once to generate keys in the data folder, or pass --keys-dir)", err)
 	}
 	return keys, dir, nil, nil
 }
